@@ -1,0 +1,40 @@
+#include "common/strings.h"
+
+#include <gtest/gtest.h>
+
+namespace modelhub {
+
+TEST(Strings, UrlDecode) {
+  EXPECT_EQ(*UrlDecode("refs%2Fpr%2F1"), "refs/pr/1");
+  EXPECT_EQ(*UrlDecode("a+b"), "a+b");
+  EXPECT_EQ(*UrlDecode("a+b", true), "a b");
+  EXPECT_FALSE(UrlDecode("%2").has_value());
+  EXPECT_FALSE(UrlDecode("%zz").has_value());
+  EXPECT_FALSE(UrlDecode("abc%").has_value());
+}
+
+TEST(Strings, UrlEncode) {
+  EXPECT_EQ(UrlEncode("a/b c"), "a%2Fb%20c");
+  EXPECT_EQ(UrlEncode("a/b c", true), "a/b%20c");
+}
+
+TEST(Strings, Base64RoundTrip) {
+  for (std::string s : {"", "a", "ab", "abc", "abcd", "hello world\xff\x00"}) {
+    EXPECT_EQ(*Base64Decode(Base64Encode(s)), s);
+    EXPECT_EQ(*Base64UrlDecode(Base64UrlEncode(s)), s);
+  }
+  EXPECT_EQ(Base64Encode("hello"), "aGVsbG8=");
+  EXPECT_FALSE(Base64Decode("aGVsbG8").has_value());  // std alphabet requires padding
+  EXPECT_FALSE(Base64Decode("aGV*bG8=").has_value());
+}
+
+TEST(Strings, ParseBoolAndInt) {
+  EXPECT_EQ(ParseBool("True"), true);
+  EXPECT_EQ(ParseBool("0"), false);
+  EXPECT_FALSE(ParseBool("maybe").has_value());
+  EXPECT_EQ(ParseInt64("123"), 123);
+  EXPECT_FALSE(ParseInt64("12a").has_value());
+  EXPECT_FALSE(ParseInt64("").has_value());
+}
+
+}  // namespace modelhub

@@ -1,0 +1,156 @@
+// MetadataStore: hub metadata (accounts, organisations, tokens, repositories,
+// LFS object registry, multipart upload sessions).
+//
+// Backends are chosen by URL scheme in server/: "sqlite:PATH" (embedded default,
+// SqliteMetadataStore) and, later, "postgres://..." . Every backend passes the
+// conformance suite in metadata_store_test.cc.
+//
+// Thread-safety: all methods may be called concurrently from many threads.
+// Failure: methods return Status/Result; NotFound for missing rows, Conflict for
+// unique-key clashes, Unavailable (retryable) when the database is busy/unreachable.
+// Nothing is half-applied: each method is one transaction.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace modelhub {
+
+enum class AccountKind { kUser, kOrg };
+
+struct Account {
+  int64_t id = 0;
+  std::string name;  // unique across users and orgs (they share the namespace)
+  AccountKind kind = AccountKind::kUser;
+  std::string fullname;
+  bool is_admin = false;  // users only: hub administrator
+  int64_t created_ms = 0;
+};
+
+enum class TokenRole { kRead, kWrite };
+const char* TokenRoleName(TokenRole r);  // "read" | "write"
+
+struct Token {
+  int64_t id = 0;
+  int64_t user_id = 0;
+  std::string display_name;
+  TokenRole role = TokenRole::kRead;
+  int64_t created_ms = 0;
+  bool revoked = false;
+};
+
+enum class OrgRole { kRead, kWrite, kAdmin };
+const char* OrgRoleName(OrgRole r);  // "read" | "write" | "admin"
+Result<OrgRole> ParseOrgRole(const std::string& s);
+
+struct Membership {
+  std::string org;   // org account name
+  std::string user;  // user account name
+  OrgRole role = OrgRole::kRead;
+};
+
+enum class RepoType { kModel, kDataset };
+const char* RepoTypeName(RepoType t);  // "model" | "dataset"
+
+struct RepoRecord {
+  int64_t id = 0;
+  RepoType type = RepoType::kModel;
+  std::string ns;    // owner account name
+  std::string name;  // repo name within ns
+  bool is_private = false;
+  int64_t created_ms = 0;
+  int64_t last_modified_ms = 0;
+  std::string FullId() const { return ns + "/" + name; }
+};
+
+enum class RepoSort { kId, kCreatedAt, kLastModified };
+
+struct RepoQuery {
+  RepoType type = RepoType::kModel;
+  std::string search;  // case-insensitive substring of "ns/name"; empty = all
+  std::string author;  // exact ns; empty = all
+  RepoSort sort = RepoSort::kId;
+  bool descending = false;
+  // Visibility: private repos are returned only if viewer may read them:
+  // viewer is admin, viewer owns ns, or viewer is a member of org ns.
+  std::optional<int64_t> viewer_user_id;
+  bool viewer_is_admin = false;
+  int64_t offset = 0;
+  int64_t limit = 100;
+};
+
+struct LfsObject {
+  std::string oid;  // sha256 hex, lowercase
+  int64_t size = 0;
+  int64_t created_ms = 0;
+};
+
+// A multipart LFS upload in progress (state persisted so any process and any
+// restart can finish it).
+struct UploadSession {
+  std::string id;  // random, url-safe
+  int64_t repo_id = 0;
+  std::string oid;
+  int64_t size = 0;
+  int64_t part_size = 0;
+  int64_t part_count = 0;
+  int64_t created_ms = 0;
+};
+
+class MetadataStore {
+ public:
+  virtual ~MetadataStore() = default;
+
+  // Accounts. CreateUser/CreateOrg: Conflict if the name is taken by a user or org.
+  virtual Result<Account> CreateUser(const std::string& name, bool is_admin) = 0;
+  virtual Result<Account> CreateOrg(const std::string& name, const std::string& owner_user) = 0;  // owner becomes admin member
+  virtual Result<Account> GetAccount(const std::string& name) = 0;  // NotFound
+  virtual Result<Account> GetAccountById(int64_t id) = 0;
+
+  // Memberships. AddMember replaces the role if already a member. NotFound if org/user missing.
+  virtual Status AddMember(const std::string& org, const std::string& user, OrgRole role) = 0;
+  virtual Status RemoveMember(const std::string& org, const std::string& user) = 0;
+  virtual Result<std::vector<Membership>> ListMembershipsOfUser(int64_t user_id) = 0;
+  virtual Result<std::optional<OrgRole>> GetMemberRole(int64_t org_id, int64_t user_id) = 0;
+
+  // Tokens. The secret itself is never stored: callers pass its SHA-256 hex.
+  virtual Result<Token> CreateToken(int64_t user_id, const std::string& display_name, TokenRole role,
+                                    const std::string& secret_sha256_hex) = 0;
+  virtual Result<Token> FindTokenBySecretHash(const std::string& secret_sha256_hex) = 0;  // NotFound (also if revoked)
+  // Revokes every non-revoked token of user_id with that display name; NotFound if none.
+  virtual Status RevokeToken(int64_t user_id, const std::string& display_name) = 0;
+  virtual Result<std::vector<Token>> ListTokens(int64_t user_id) = 0;
+
+  // Repositories. (type, ns, name) is unique; Conflict on clash.
+  virtual Result<RepoRecord> CreateRepo(RepoType type, const std::string& ns, const std::string& name,
+                                        bool is_private) = 0;
+  virtual Result<RepoRecord> GetRepo(RepoType type, const std::string& ns, const std::string& name) = 0;
+  virtual Result<RepoRecord> GetRepoById(int64_t id) = 0;
+  virtual Status DeleteRepo(int64_t id) = 0;
+  virtual Status MoveRepo(int64_t id, const std::string& new_ns, const std::string& new_name) = 0;  // Conflict
+  virtual Status SetRepoPrivate(int64_t id, bool is_private) = 0;
+  virtual Status TouchRepo(int64_t id, int64_t last_modified_ms) = 0;
+  virtual Result<std::vector<RepoRecord>> ListRepos(const RepoQuery& q) = 0;
+
+  // LFS object registry: which objects exist in the blob store, and which repos
+  // have proven possession of them (uploaded them or referenced them in a commit).
+  virtual Status PutLfsObject(const LfsObject& obj) = 0;  // idempotent
+  virtual Result<LfsObject> GetLfsObject(const std::string& oid) = 0;  // NotFound
+  virtual Status LinkLfsObject(int64_t repo_id, const std::string& oid) = 0;  // idempotent
+  virtual Result<bool> IsLfsObjectLinked(int64_t repo_id, const std::string& oid) = 0;
+
+  // Multipart upload sessions.
+  virtual Status PutUploadSession(const UploadSession& s) = 0;
+  virtual Result<UploadSession> GetUploadSession(const std::string& id) = 0;  // NotFound
+  virtual Status DeleteUploadSession(const std::string& id) = 0;
+};
+
+// Opens (creating and migrating if needed) the SQLite store at path.
+Result<std::unique_ptr<MetadataStore>> OpenSqliteMetadataStore(const std::string& path);
+
+}  // namespace modelhub
