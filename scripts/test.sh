@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds, runs the unit tests (ctest) and the black-box tests (pytest tests/e2e).
+# Exits non-zero if anything fails. Extra arguments are passed to pytest (e.g. -k files -x).
+#   MODELHUB_SKIP_UNIT=1  skip ctest;  MODELHUB_SKIP_E2E=1  skip pytest
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+bash scripts/install-deps.sh || { echo "[test] install-deps failed" >&2; exit 1; }
+bash scripts/build.sh || { echo "[test] build failed" >&2; exit 1; }
+
+status=0
+if [[ -z ${MODELHUB_SKIP_UNIT:-} ]]; then
+  echo "[test] unit tests: ctest --test-dir build" >&2
+  ctest --test-dir build --output-on-failure -j"$(nproc)" || status=1
+fi
+
+if [[ -z ${MODELHUB_SKIP_E2E:-} ]]; then
+  echo "[test] black-box tests: pytest tests/e2e" >&2
+  .venv/bin/python -m pytest tests/e2e -v -rsfE --durations=15 "$@"
+  rc=$?
+  case $rc in
+    0) ;;
+    5) echo "[test] pytest collected no tests" >&2; status=1 ;;
+    *) status=1 ;;
+  esac
+fi
+
+if ((status)); then echo "[test] FAILED" >&2; else echo "[test] all passed" >&2; fi
+exit $status
