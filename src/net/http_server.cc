@@ -1,0 +1,426 @@
+#include "net/http_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/system/system_error.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/strings.h"
+
+namespace modelhub {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+// A blocking socket as a Beast SyncReadStream. SO_RCVTIMEO on the socket turns
+// a stalled peer into a timed_out error instead of a hung thread.
+class FdStream {
+ public:
+  explicit FdStream(int fd) : fd_(fd) {}
+
+  template <class MutableBufferSequence>
+  size_t read_some(const MutableBufferSequence& buffers, boost::system::error_code& ec) {
+    for (auto it = boost::asio::buffer_sequence_begin(buffers); it != boost::asio::buffer_sequence_end(buffers); ++it) {
+      boost::asio::mutable_buffer b = *it;
+      if (b.size() == 0) continue;
+      while (true) {
+        ssize_t n = ::recv(fd_, b.data(), b.size(), 0);
+        if (n > 0) {
+          ec = {};
+          bytes_read_ += n;
+          return size_t(n);
+        }
+        if (n == 0) {
+          ec = boost::asio::error::eof;
+          return 0;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          ec = boost::asio::error::timed_out;
+        } else {
+          ec = boost::system::error_code(errno, boost::system::system_category());
+        }
+        return 0;
+      }
+    }
+    ec = {};
+    return 0;
+  }
+
+  template <class MutableBufferSequence>
+  size_t read_some(const MutableBufferSequence& buffers) {
+    boost::system::error_code ec;
+    size_t n = read_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+  int64_t bytes_read() const { return bytes_read_; }
+
+ private:
+  int fd_;
+  int64_t bytes_read_ = 0;
+};
+
+Status SendAll(int fd, const char* data, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::send(fd, data, n, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return Status::IOError(std::string("send: ") + std::strerror(errno));
+    }
+    data += w;
+    n -= size_t(w);
+  }
+  return Status::Ok();
+}
+
+using HeaderParser = http::request_parser<http::empty_body>;
+using BodyParser = http::request_parser<http::buffer_body>;
+
+class ParserBodyReader : public BodyReader {
+ public:
+  ParserBodyReader(int fd, FdStream* stream, boost::beast::flat_buffer* buf, BodyParser* parser, bool expect_continue)
+      : fd_(fd), stream_(stream), buf_(buf), parser_(parser), expect_continue_(expect_continue) {}
+
+  Result<size_t> Read(char* out, size_t n) override {
+    if (parser_->is_done() || n == 0) return size_t(0);
+    if (expect_continue_) {
+      expect_continue_ = false;
+      static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      MH_RETURN_IF_ERROR(SendAll(fd_, kContinue, sizeof(kContinue) - 1));
+    }
+    while (true) {
+      auto& body = parser_->get().body();
+      body.data = out;
+      body.size = n;
+      boost::system::error_code ec;
+      http::read(*stream_, *buf_, *parser_, ec);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
+        failed_ = true;
+        return Status::IOError("reading request body: " + ec.message());
+      }
+      size_t got = n - body.size;
+      body.data = nullptr;
+      if (got > 0 || parser_->is_done()) {
+        received_ += int64_t(got);
+        return got;
+      }
+    }
+  }
+  bool done() const override { return parser_->is_done(); }
+  bool failed() const { return failed_; }
+  int64_t received() const { return received_; }
+
+ private:
+  int fd_;
+  FdStream* stream_;
+  boost::beast::flat_buffer* buf_;
+  BodyParser* parser_;
+  bool expect_continue_;
+  bool failed_ = false;
+  int64_t received_ = 0;
+};
+
+std::string FormatHead(const Response& resp, int64_t content_length, bool keep_alive) {
+  std::string head = fmt::format("HTTP/1.1 {} {}\r\n", resp.status, ReasonPhrase(resp.status));
+  bool has_ct = false;
+  for (const auto& [k, v] : resp.headers) {
+    if (ToLower(k) == "content-length") continue;
+    if (ToLower(k) == "content-type") has_ct = true;
+    head += k;
+    head += ": ";
+    head += v;
+    head += "\r\n";
+  }
+  if (!has_ct && content_length > 0) head += "Content-Type: application/octet-stream\r\n";
+  if (resp.status != 304 && resp.status != 204) head += fmt::format("Content-Length: {}\r\n", content_length);
+  head += "Server: modelhub\r\n";
+  if (!keep_alive) head += "Connection: close\r\n";
+  head += "\r\n";
+  return head;
+}
+
+// Sends the body of a streamed response. Returns bytes sent.
+Result<int64_t> SendStream(int fd, BodySource* src, int64_t length) {
+  int64_t sent = 0;
+  if (auto fr = src->FileRange()) {
+    off_t off = fr->second;
+    while (sent < length) {
+      ssize_t n = ::sendfile(fd, fr->first, &off, size_t(std::min<int64_t>(length - sent, 1 << 30)));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Status::IOError(std::string("sendfile: ") + std::strerror(errno));
+      }
+      if (n == 0) return Status::Corruption("file ended before the announced length");
+      sent += n;
+    }
+    return sent;
+  }
+  std::vector<char> buf(1 << 20);
+  while (sent < length) {
+    MH_ASSIGN_OR_RETURN(size_t n, src->Read(buf.data(), size_t(std::min<int64_t>(int64_t(buf.size()), length - sent))));
+    if (n == 0) return Status::Corruption("body source ended before the announced length");
+    MH_RETURN_IF_ERROR(SendAll(fd, buf.data(), n));
+    sent += int64_t(n);
+  }
+  return sent;
+}
+
+void SendSimpleError(int fd, int status, const std::string& code, const std::string& message) {
+  std::string body = fmt::format("{{\"error\":\"{}\"}}", message);
+  std::string head = fmt::format(
+      "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nX-Error-Code: {}\r\nX-Error-Message: {}\r\n"
+      "Content-Length: {}\r\nConnection: close\r\n\r\n",
+      status, ReasonPhrase(status), code, message, body.size());
+  (void)SendAll(fd, head.data(), head.size());
+  (void)SendAll(fd, body.data(), body.size());
+}
+
+}  // namespace
+
+HttpServer::HttpServer(HttpServerOptions opts, Handler handler, Metrics* metrics)
+    : opts_(std::move(opts)), handler_(std::move(handler)), metrics_(metrics) {}
+
+HttpServer::~HttpServer() {
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+}
+
+Status HttpServer::Listen() {
+  struct addrinfo hints = {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  struct addrinfo* res = nullptr;
+  std::string port = std::to_string(opts_.port);
+  int rc = ::getaddrinfo(opts_.host.c_str(), port.c_str(), &hints, &res);
+  if (rc != 0) return Status::InvalidArgument("cannot resolve listen address " + opts_.host + ": " + gai_strerror(rc));
+  std::unique_ptr<struct addrinfo, decltype(&::freeaddrinfo)> guard(res, &::freeaddrinfo);
+  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::IOError(std::string("socket: ") + std::strerror(errno));
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
+    Status s = Status::IOError(fmt::format("bind {}:{}: {}", opts_.host, opts_.port, std::strerror(errno)));
+    ::close(fd);
+    return s;
+  }
+  if (::listen(fd, 1024) != 0) {
+    Status s = Status::IOError(std::string("listen: ") + std::strerror(errno));
+    ::close(fd);
+    return s;
+  }
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  port_ = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
+                                   : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  listen_fd_ = fd;
+  return Status::Ok();
+}
+
+void HttpServer::Serve() {
+  while (!stopping_.load()) {
+    struct pollfd pfd = {listen_fd_, POLLIN, 0};
+    int pr = ::poll(&pfd, 1, 250);
+    if (pr <= 0) continue;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    char addr[INET6_ADDRSTRLEN] = "?";
+    if (ss.ss_family == AF_INET) {
+      ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, addr, sizeof addr);
+    } else if (ss.ss_family == AF_INET6) {
+      ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, addr, sizeof addr);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (connections_ >= opts_.max_connections) {
+        SendSimpleError(fd, 503, "TooManyConnections", "the server is at its connection limit; retry later");
+        ::close(fd);
+        continue;
+      }
+      connections_++;
+    }
+    metrics_->connections_open++;
+    std::thread([this, fd, remote = std::string(addr)] {
+      HandleConnection(fd, remote);
+      ::close(fd);
+      metrics_->connections_open--;
+      std::lock_guard<std::mutex> lock(mu_);
+      connections_--;
+      cv_.notify_all();
+    }).detach();
+  }
+  ::close(listen_fd_);
+  listen_fd_ = -1;
+  // Drain: wait for requests in progress, then for connection threads to exit.
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, std::chrono::seconds(drain_timeout_s_.load()), [this] { return connections_ == 0; });
+  if (connections_ > 0) LogWarn("shutdown: {} connections still open after the drain timeout", connections_);
+}
+
+void HttpServer::Stop(int drain_timeout_s) {
+  drain_timeout_s_ = drain_timeout_s;
+  stopping_ = true;
+}
+
+void HttpServer::HandleConnection(int fd, std::string remote) {
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  struct timeval tv = {opts_.io_timeout_s, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+
+  FdStream stream(fd);
+  boost::beast::flat_buffer buf;
+  bool keep_alive = true;
+  while (keep_alive) {
+    // Wait for the next request without holding a "busy" slot, so shutdown
+    // can close idle keep-alive connections.
+    if (buf.size() == 0) {
+      auto idle_start = std::chrono::steady_clock::now();
+      bool readable = false;
+      while (!stopping_.load()) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int pr = ::poll(&pfd, 1, 250);
+        if (pr > 0) {
+          readable = true;
+          break;
+        }
+        if (std::chrono::steady_clock::now() - idle_start > std::chrono::seconds(opts_.idle_timeout_s)) break;
+      }
+      if (!readable) return;
+    }
+    auto start = std::chrono::steady_clock::now();
+    HeaderParser hp;
+    hp.header_limit(uint32_t(opts_.max_header_bytes));
+    // Beast 1.74 mishandles boost::none here (len > none is true): use the max.
+    hp.body_limit(std::numeric_limits<std::uint64_t>::max());
+    boost::system::error_code ec;
+    http::read_header(stream, buf, hp, ec);
+    if (ec) {
+      if (ec == http::error::end_of_stream || ec == boost::asio::error::eof || ec == boost::asio::error::timed_out ||
+          ec == boost::asio::error::connection_reset) {
+        return;
+      }
+      if (ec == http::error::header_limit) {
+        SendSimpleError(fd, 431, "HeadersTooLarge",
+                        fmt::format("request headers exceed the limit of {} bytes", opts_.max_header_bytes));
+      } else {
+        SendSimpleError(fd, 400, "BadRequest", "malformed HTTP request: " + ec.message());
+      }
+      return;
+    }
+
+    Request req;
+    const auto& msg = hp.get();
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    auto q = req.target.find('?');
+    req.path = req.target.substr(0, q);
+    req.raw_query = q == std::string::npos ? "" : req.target.substr(q + 1);
+    req.remote_addr = remote;
+    for (const auto& f : msg) req.headers.emplace_back(ToLower(f.name_string()), std::string(f.value()));
+    if (auto cl = hp.content_length()) req.content_length = int64_t(*cl);
+    req.chunked = hp.chunked();
+    bool expect_continue = false;
+    if (auto e = req.Header("expect")) expect_continue = ToLower(*e) == "100-continue";
+    keep_alive = msg.keep_alive();
+
+    BodyParser bp(std::move(hp));
+    bp.body_limit(std::numeric_limits<std::uint64_t>::max());
+    ParserBodyReader body(fd, &stream, &buf, &bp, expect_continue && (req.content_length > 0 || req.chunked));
+    req.body = &body;
+
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      busy_++;
+    }
+    std::string request_id = RandomHex(8);
+    Response resp;
+    try {
+      handler_(req, resp);
+    } catch (const std::exception& e) {
+      LogError("request {} {} {}: unhandled exception: {}", request_id, req.method, req.target, e.what());
+      resp = Response();
+      resp.SetJson(500, R"({"error":"internal server error"})");
+      resp.SetHeader("X-Error-Message", "internal server error");
+    }
+    resp.SetHeader("X-Request-Id", request_id);
+
+    // A body the handler did not consume: drain a little, else close.
+    if (!body.done() && !body.failed()) {
+      if (req.content_length >= 0 && req.content_length - body.received() <= (1 << 20)) {
+        char sink[65536];
+        while (true) {
+          auto n = body.Read(sink, sizeof sink);
+          if (!n.ok() || *n == 0) break;
+        }
+      }
+      if (!body.done()) keep_alive = false;
+    }
+    if (body.failed() || resp.close || stopping_.load()) keep_alive = false;
+
+    bool head = req.method == "HEAD";
+    int64_t length = resp.stream ? resp.stream_length : int64_t(resp.body.size());
+    std::string wire_head = FormatHead(resp, length, keep_alive);
+    int64_t sent = 0;
+    Status s = SendAll(fd, wire_head.data(), wire_head.size());
+    bool body_allowed = !head && resp.status != 304 && resp.status != 204;
+    if (s.ok() && body_allowed) {
+      if (resp.stream) {
+        auto r = SendStream(fd, resp.stream.get(), length);
+        if (r.ok()) {
+          sent = *r;
+        } else {
+          s = r.status();
+        }
+      } else {
+        s = SendAll(fd, resp.body.data(), resp.body.size());
+        if (s.ok()) sent = int64_t(resp.body.size());
+      }
+    }
+    if (!s.ok()) keep_alive = false;
+
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    metrics_->ObserveRequest(resp.route, req.method, resp.status, secs, body.received(), sent);
+    if (opts_.access_log) {
+      LogInfo("{} \"{} {}\" {} in={} out={} {:.1f}ms route={} id={}{}", remote, req.method, req.target, resp.status,
+              body.received(), sent, secs * 1000, resp.route, request_id, s.ok() ? "" : " send-error=" + s.message());
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      busy_--;
+    }
+  }
+}
+
+}  // namespace modelhub

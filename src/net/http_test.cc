@@ -1,0 +1,100 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "net/http.h"
+#include "net/http_server.h"
+
+namespace modelhub {
+namespace {
+
+TEST(ParseRange, Forms) {
+  auto r = ParseRange("bytes=0-0", 10);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*r)->first, 0);
+  EXPECT_EQ((*r)->last, 0);
+  r = ParseRange("bytes=5-", 10);
+  EXPECT_EQ((*r)->first, 5);
+  EXPECT_EQ((*r)->last, 9);
+  r = ParseRange("bytes=-3", 10);
+  EXPECT_EQ((*r)->first, 7);
+  r = ParseRange("bytes=2-100", 10);
+  EXPECT_EQ((*r)->last, 9);
+  EXPECT_EQ(ParseRange("bytes=10-", 10).status().code(), Code::kRangeNotSatisfiable);
+  EXPECT_EQ(ParseRange("bytes=5-2", 10).status().code(), Code::kRangeNotSatisfiable);
+  EXPECT_FALSE(ParseRange("items=1-2", 10)->has_value());
+  EXPECT_FALSE(ParseRange("bytes=0-1,3-4", 10)->has_value());
+}
+
+TEST(Query, ParseAndBrackets) {
+  Request req;
+  req.raw_query = "expand%5B%5D=a&expand=b&x=1+2&flag";
+  EXPECT_EQ(req.QueryAll("expand").size(), 2u);
+  EXPECT_EQ(*req.Query("x"), "1 2");
+  EXPECT_EQ(*req.Query("flag"), "");
+  EXPECT_FALSE(req.Query("nope").has_value());
+}
+
+std::string Roundtrip(int port, const std::string& raw) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa = {};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(uint16_t(port));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  EXPECT_EQ(::send(fd, raw.data(), raw.size(), 0), ssize_t(raw.size()));
+  ::shutdown(fd, SHUT_WR);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, size_t(n));
+  ::close(fd);
+  return out;
+}
+
+TEST(HttpServer, EchoKeepAliveChunkedAndErrors) {
+  Metrics metrics;
+  HttpServerOptions opts;
+  opts.port = 0;
+  opts.max_header_bytes = 4096;
+  opts.access_log = false;
+  HttpServer server(opts, [](Request& req, Response& resp) {
+    auto body = req.ReadBody(1000);
+    if (!body.ok()) {
+      resp.SetJson(413, R"({"error":"too large"})");
+      return;
+    }
+    resp.body = req.method + " " + req.path + " " + *body;
+  }, &metrics);
+  ASSERT_TRUE(server.Listen().ok());
+  std::thread t([&] { server.Serve(); });
+
+  std::string out = Roundtrip(server.port(),
+                              "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+                              "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+                              "GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(out.find("POST /a hello"), std::string::npos) << out;
+  EXPECT_NE(out.find("POST /b abc"), std::string::npos) << out;
+  EXPECT_NE(out.find("GET /c "), std::string::npos) << out;
+
+  out = Roundtrip(server.port(), "POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n");
+  EXPECT_NE(out.find("HTTP/1.1 413"), std::string::npos) << out;
+
+  out = Roundtrip(server.port(), "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(8000, 'a') + "\r\n\r\n");
+  EXPECT_NE(out.find("HTTP/1.1 431"), std::string::npos) << out;
+
+  out = Roundtrip(server.port(), "garbage\r\n\r\n");
+  EXPECT_NE(out.find("HTTP/1.1 400"), std::string::npos) << out;
+
+  server.Stop(5);
+  t.join();
+  EXPECT_NE(metrics.RenderPrometheus().find("modelhub_http_requests_total"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace modelhub

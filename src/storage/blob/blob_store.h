@@ -1,0 +1,64 @@
+// BlobStore: a flat namespace of immutable byte objects named by keys
+// ("lfs/ab/cd/<sha256>", "tmp/<id>/part-3"). The large-content layer
+// (storage/cas) is built on it; backends are chosen by URL scheme in server/
+// ("file://DIR" -> LocalBlobStore; S3 later).
+//
+// Thread-safety: every method may be called concurrently. A key becomes visible
+// only when its writer's Commit() returns OK (atomic: readers never see a
+// partial object) and the bytes are durable by then (fsync / S3 ack).
+// Keys: [A-Za-z0-9._/-], no "..", no leading '/'; InvalidArgument otherwise.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+
+namespace modelhub {
+
+class BlobWriter {
+ public:
+  virtual ~BlobWriter() = default;
+  virtual Status Write(const char* data, size_t n) = 0;
+  // Makes the object visible under its key, durably. Replaces an existing object.
+  virtual Status Commit() = 0;
+  // Discards what was written. Also done by the destructor if not committed.
+  virtual void Abort() = 0;
+  virtual int64_t bytes_written() const = 0;
+};
+
+class BlobReader {
+ public:
+  virtual ~BlobReader() = default;
+  // Reads up to n bytes; 0 at the end of the requested range.
+  virtual Result<size_t> Read(char* buf, size_t n) = 0;
+  // For zero-copy serving: a file descriptor and the current offset, if the
+  // backend is a local file (nullopt otherwise). Reading through the fd is the
+  // caller's job then; Read() must not be mixed with it.
+  virtual std::optional<std::pair<int, int64_t>> FileRange() const { return std::nullopt; }
+  virtual int64_t remaining() const = 0;
+};
+
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+  virtual Result<std::unique_ptr<BlobWriter>> NewWriter(const std::string& key) = 0;
+  // Opens [offset, offset+length) of key; length < 0 means to the end. NotFound.
+  virtual Result<std::unique_ptr<BlobReader>> Open(const std::string& key, int64_t offset = 0,
+                                                   int64_t length = -1) = 0;
+  virtual Result<int64_t> Size(const std::string& key) = 0;  // NotFound
+  virtual Status Delete(const std::string& key) = 0;          // OK if missing
+  // Calls fn for every key starting with prefix (unordered).
+  virtual Status List(const std::string& prefix, const std::function<void(const std::string& key, int64_t size)>& fn) = 0;
+};
+
+bool IsValidBlobKey(const std::string& key);
+
+// Local filesystem backend rooted at dir. Objects are files dir/<key>; writers
+// stage in dir/.tmp and rename into place after fsync.
+Result<std::unique_ptr<BlobStore>> OpenLocalBlobStore(const std::string& dir);
+
+}  // namespace modelhub
