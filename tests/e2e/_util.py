@@ -1,0 +1,97 @@
+"""Small helpers shared by the e2e tests (data generation, hashing, raw HTTP, error assertions)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import requests
+
+CHUNK = 8 << 20
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(CHUNK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def git_blob_sha1(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def write_random_file(path: str | os.PathLike, size: int) -> str:
+    """Writes `size` random bytes in chunks (never all in memory); returns the sha256 hex."""
+    h = hashlib.sha256()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            block = os.urandom(min(CHUNK, left))
+            h.update(block)
+            f.write(block)
+            left -= len(block)
+    return h.hexdigest()
+
+
+def files_equal(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    return os.path.getsize(a) == os.path.getsize(b) and sha256_file(a) == sha256_file(b)
+
+
+# ---- raw HTTP -------------------------------------------------------------------------------------
+
+def bearer(token: str | None) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"} if token else {}
+
+
+def ndjson(*lines: dict) -> bytes:
+    return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def commit_raw(endpoint: str, repo_id: str, token: str | None, body: bytes, revision: str = "main",
+               repo_type: str = "model", content_type: str = "application/x-ndjson", **kw) -> requests.Response:
+    return requests.post(f"{endpoint}/api/{repo_type}s/{repo_id}/commit/{revision}", data=body,
+                         headers={**bearer(token), "content-type": content_type}, timeout=60, **kw)
+
+
+def head_sha(endpoint: str, repo_id: str, token: str | None, revision: str = "main",
+             repo_type: str = "model") -> str:
+    r = requests.get(f"{endpoint}/api/{repo_type}s/{repo_id}/revision/{revision}", headers=bearer(token),
+                     timeout=30)
+    r.raise_for_status()
+    return r.json()["sha"]
+
+
+def describe(r: requests.Response) -> str:
+    hdrs = {k: v for k, v in r.headers.items() if k.lower().startswith("x-") or k.lower() == "content-type"}
+    return f"{r.request.method} {r.url} -> {r.status_code} {hdrs} body={r.text[:300]!r}"
+
+
+def assert_hf_error(r: requests.Response, status: int | tuple[int, ...], code: str | None = None) -> dict:
+    """Asserts an HF-style error: status, X-Error-Code (when given) and a JSON body with `error`."""
+    statuses = status if isinstance(status, tuple) else (status,)
+    assert r.status_code in statuses, f"expected {statuses}: {describe(r)}"
+    if code is not None:
+        assert r.headers.get("X-Error-Code") == code, f"expected X-Error-Code {code}: {describe(r)}"
+    if r.request.method == "HEAD":
+        return {}
+    try:
+        body = r.json()
+    except ValueError:
+        raise AssertionError(f"error body is not JSON: {describe(r)}") from None
+    assert isinstance(body, dict) and body.get("error"), f"JSON body lacks 'error': {describe(r)}"
+    return body
