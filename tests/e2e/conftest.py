@@ -17,28 +17,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import tempfile
-import time
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from _hub import Hub, User, free_port, start_hub
 
 
 # ---- client environment, fixed before huggingface_hub is imported anywhere --------------------------
-PORT = _free_port()
+PORT = free_port()
 ENDPOINT = f"http://127.0.0.1:{PORT}"
 _TMP_ROOT = Path(tempfile.mkdtemp(prefix="modelhub-e2e-"))
 HF_HOME = _TMP_ROOT / "hf_home"
@@ -68,131 +56,6 @@ os.environ.update(CLIENT_ENV)
 for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HTTP_PROXY", "HTTPS_PROXY",
              "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
     os.environ.pop(_var, None)
-
-
-def _binary() -> Path:
-    p = Path(os.environ.get("MODELHUB_BIN", REPO_ROOT / "build" / "bin" / "modelhub"))
-    return p
-
-
-@dataclass
-class User:
-    name: str
-    token: str
-
-
-@dataclass
-class Hub:
-    endpoint: str
-    port: int
-    data_dir: Path
-    binary: Path
-    log_path: Path
-    tmp: Path
-    proc: subprocess.Popen | None = None
-    users: dict[str, User] = field(default_factory=dict)
-    org: str = "acme"
-
-    # -- admin CLI -----------------------------------------------------------------------------
-    def admin_run(self, *args: str, check: bool = False) -> subprocess.CompletedProcess:
-        cmd = [str(self.binary), "admin", "--data", str(self.data_dir), *args]
-        cp = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-        if check and cp.returncode != 0:
-            raise RuntimeError(f"admin command failed ({cp.returncode}): {' '.join(cmd)}\n"
-                               f"stdout: {cp.stdout}\nstderr: {cp.stderr}")
-        return cp
-
-    def admin(self, *args: str) -> str:
-        """Runs `modelhub admin --data DIR ARGS…`, returns stripped stdout, raises on failure."""
-        return self.admin_run(*args, check=True).stdout.strip()
-
-    def create_user(self, name: str, admin: bool = False) -> None:
-        self.admin("user", "create", name, *(["--admin"] if admin else []))
-
-    def create_token(self, user: str, role: str = "write", name: str | None = None) -> str:
-        name = name or f"{role}-{uuid.uuid4().hex[:8]}"
-        out = self.admin("token", "create", user, "--role", role, "--name", name)
-        token = out.splitlines()[-1].strip() if out else ""
-        assert token and " " not in token, f"`token create` printed no token: {out!r}"
-        return token
-
-    # -- helpers -------------------------------------------------------------------------------
-    def token(self, user: str) -> str:
-        return self.users[user].token
-
-    def auth(self, user: str | None) -> dict[str, str]:
-        return {"authorization": f"Bearer {self.users[user].token}"} if user else {}
-
-    @staticmethod
-    def unique(prefix: str) -> str:
-        return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-    def repo_id(self, prefix: str, owner: str = "alice") -> str:
-        return f"{owner}/{self.unique(prefix)}"
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, n: int = 60) -> str:
-        return "\n".join(self.log_text().splitlines()[-n:])
-
-    # -- process -------------------------------------------------------------------------------
-    def start(self, timeout: float = 30.0) -> None:
-        import requests
-
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
-        cmd = [str(self.binary), "serve", "--data", str(self.data_dir),
-               "--listen", f"127.0.0.1:{self.port}", "--public-url", self.endpoint]
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     cwd=self.tmp)
-        log.close()
-        deadline = time.monotonic() + timeout
-        last_err = "no answer"
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"modelhub serve exited with {self.proc.returncode} before /health "
-                                   f"answered.\ncommand: {' '.join(cmd)}\n--- server log ---\n{self.log_tail()}")
-            try:
-                r = requests.get(f"{self.endpoint}/health", timeout=2)
-                if r.status_code == 200:
-                    return
-                last_err = f"HTTP {r.status_code}: {r.text[:200]}"
-            except requests.RequestException as e:  # not listening yet
-                last_err = repr(e)
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"modelhub serve did not answer /health within {timeout:.0f}s "
-                           f"(last: {last_err}).\ncommand: {' '.join(cmd)}\n--- server log ---\n{self.log_tail()}")
-
-    def stop(self, timeout: float = 20.0) -> int | None:
-        """SIGTERM, wait, SIGKILL if it does not stop. Returns the exit code."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        return self.proc.returncode
-
-
-def start_hub(tmp: Path, port: int | None = None) -> Hub:
-    binary = _binary()
-    if not binary.exists():
-        raise RuntimeError(f"modelhub binary not found at {binary}: run scripts/build.sh "
-                           f"(or set MODELHUB_BIN)")
-    port = port or _free_port()
-    tmp.mkdir(parents=True, exist_ok=True)
-    hub = Hub(endpoint=f"http://127.0.0.1:{port}", port=port, data_dir=tmp / "data", binary=binary,
-              log_path=tmp / "server.log", tmp=tmp)
-    hub.start()
-    return hub
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -310,9 +311,17 @@ def test_hf_file_system(hub, populated):
     assert fs.read_bytes(f"{rid}/dir/a.txt", start=2, end=7) == populated.files["dir/a.txt"][2:7]
 
 
-def test_upload_folder_large_files(hub, api, tmp_path_factory, fresh_cache):
+@pytest.fixture
+def scratch(tmp_path_factory):
+    """A temp folder removed after the test (pytest keeps its own temp dirs, too big with a 500 MB file)."""
+    path = tmp_path_factory.mktemp("scratch")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_upload_folder_large_files(hub, api, scratch):
     """upload_folder with small files and three LFS files > 10 MB (the largest LARGE_MB, default 500)."""
-    src = tmp_path_factory.mktemp("upload_src")
+    src = scratch / "src"
     expected: dict[str, str] = {}
     for i in range(5):
         data = f"small file {i}\n".encode() * (i + 1)
@@ -335,8 +344,27 @@ def test_upload_folder_large_files(hub, api, tmp_path_factory, fresh_cache):
         assert tree[name].lfs.sha256 == expected[name]
         assert tree[name].size == (src / name).stat().st_size
 
-    out = Path(snapshot_download(rid, cache_dir=fresh_cache))
+    out = Path(snapshot_download(rid, cache_dir=scratch / "cache"))
     got = {str(p.relative_to(out)): p for p in out.rglob("*") if p.is_file()}
     assert set(got) == set(expected) | {".gitattributes"}
     for name, digest in expected.items():
         assert sha256_file(got[name]) == digest, f"{name} differs after the round trip"
+
+
+def test_concurrent_commits_without_parent_all_apply(hub, api):
+    """Commits without parentCommit apply on the latest head, serialized: none is lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rid = hub.repo_id("concurrent")
+    api.create_repo(rid)
+    n = 8
+
+    def commit(i: int) -> str:
+        return api.upload_file(path_or_fileobj=f"writer {i}\n".encode(), path_in_repo=f"w/{i}.txt", repo_id=rid,
+                               commit_message=f"writer {i}").oid
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        oids = list(pool.map(commit, range(n)))
+    assert len(set(oids)) == n
+    assert {f"w/{i}.txt" for i in range(n)} <= set(api.list_repo_files(rid))
+    assert len(api.list_repo_commits(rid)) == n + 1
