@@ -82,9 +82,12 @@ class GitRepo {
   // immediate children (files and directories); recursive=true lists every file
   // and directory below, depth first, sorted by path. NotFound("EntryNotFound")
   // when dir does not exist or is a file.
+  // Order is git's tree order: a directory sorts as if its name ended in '/'
+  // ("a-b", "a.txt", "a/", "a/x", "a0") and comes before its contents.
   virtual Result<std::vector<TreeEntry>> ListTree(const std::string& commit, const std::string& dir,
                                                   bool recursive) = 0;
   // Entry at path (file or directory); NotFound("EntryNotFound").
+  // Stat("") is the root directory (path "", oid of the root tree).
   virtual Result<TreeEntry> Stat(const std::string& commit, const std::string& path) = 0;
   // Whole blob content by blob id (only for small blobs: regular files and LFS pointers).
   virtual Result<std::string> ReadBlob(const std::string& blob_oid) = 0;
@@ -95,6 +98,8 @@ class GitRepo {
   // expected_parent: if set (full id or unique prefix), the branch head must
   // equal it, else PreconditionFailed. Deleting a missing file: NotFound with
   // message "A file with this name doesn't exist". Returns the new commit id.
+  // A ref lock file held for over ~1.5 s (left by a crashed writer) gives
+  // Unavailable (retryable) instead of waiting forever.
   virtual Result<std::string> Commit(const std::string& branch, const std::optional<std::string>& expected_parent,
                                      const std::vector<FileOp>& ops, const GitSignature& author,
                                      const std::string& message) = 0;
