@@ -9,6 +9,8 @@
 // Failure: methods return Status/Result; NotFound for missing rows, Conflict for
 // unique-key clashes, Unavailable (retryable) when the database is busy/unreachable.
 // Nothing is half-applied: each method is one transaction.
+// Names (accounts, repos) must be non-empty and contain no '/' (InvalidArgument);
+// they compare exactly (case-sensitive). The conformance suite pins the details.
 #pragma once
 
 #include <cstdint>
@@ -108,25 +110,33 @@ class MetadataStore {
 
   // Accounts. CreateUser/CreateOrg: Conflict if the name is taken by a user or org.
   virtual Result<Account> CreateUser(const std::string& name, bool is_admin) = 0;
-  virtual Result<Account> CreateOrg(const std::string& name, const std::string& owner_user) = 0;  // owner becomes admin member
+  // The owner becomes an admin member; NotFound if owner_user is not an existing user.
+  virtual Result<Account> CreateOrg(const std::string& name, const std::string& owner_user) = 0;
   virtual Result<Account> GetAccount(const std::string& name) = 0;  // NotFound
-  virtual Result<Account> GetAccountById(int64_t id) = 0;
+  virtual Result<Account> GetAccountById(int64_t id) = 0;           // NotFound
 
-  // Memberships. AddMember replaces the role if already a member. NotFound if org/user missing.
+  // Memberships. AddMember replaces the role if already a member. NotFound if org/user missing
+  // (or of the other kind). RemoveMember: NotFound also if user is not a member.
   virtual Status AddMember(const std::string& org, const std::string& user, OrgRole role) = 0;
   virtual Status RemoveMember(const std::string& org, const std::string& user) = 0;
-  virtual Result<std::vector<Membership>> ListMembershipsOfUser(int64_t user_id) = 0;
-  virtual Result<std::optional<OrgRole>> GetMemberRole(int64_t org_id, int64_t user_id) = 0;
+  virtual Result<std::vector<Membership>> ListMembershipsOfUser(int64_t user_id) = 0;  // empty if none
+  virtual Result<std::optional<OrgRole>> GetMemberRole(int64_t org_id, int64_t user_id) = 0;  // nullopt: not a member
 
-  // Tokens. The secret itself is never stored: callers pass its SHA-256 hex.
+  // Tokens. The secret itself is never stored: callers pass its SHA-256 hex (64 lowercase
+  // hex digits, else InvalidArgument). CreateToken: NotFound if user_id is unknown,
+  // InvalidArgument if it is an org or display_name is empty, Conflict if the secret hash
+  // is already registered. Display names need not be unique.
   virtual Result<Token> CreateToken(int64_t user_id, const std::string& display_name, TokenRole role,
                                     const std::string& secret_sha256_hex) = 0;
   virtual Result<Token> FindTokenBySecretHash(const std::string& secret_sha256_hex) = 0;  // NotFound (also if revoked)
   // Revokes every non-revoked token of user_id with that display name; NotFound if none.
   virtual Status RevokeToken(int64_t user_id, const std::string& display_name) = 0;
-  virtual Result<std::vector<Token>> ListTokens(int64_t user_id) = 0;
+  virtual Result<std::vector<Token>> ListTokens(int64_t user_id) = 0;  // revoked ones too, by id
 
-  // Repositories. (type, ns, name) is unique; Conflict on clash.
+  // Repositories. (type, ns, name) is unique; Conflict on clash. NotFound if ns is not an
+  // account or the id is unknown. Repo ids are never reused. DeleteRepo also drops the
+  // repo's LFS links and upload sessions. ListRepos: InvalidArgument for negative
+  // offset/limit; ties in the sort key are ordered by id in the same direction.
   virtual Result<RepoRecord> CreateRepo(RepoType type, const std::string& ns, const std::string& name,
                                         bool is_private) = 0;
   virtual Result<RepoRecord> GetRepo(RepoType type, const std::string& ns, const std::string& name) = 0;
@@ -139,15 +149,19 @@ class MetadataStore {
 
   // LFS object registry: which objects exist in the blob store, and which repos
   // have proven possession of them (uploaded them or referenced them in a commit).
+  // PutLfsObject: created_ms 0 means now; Conflict if oid is known with another size.
   virtual Status PutLfsObject(const LfsObject& obj) = 0;  // idempotent
   virtual Result<LfsObject> GetLfsObject(const std::string& oid) = 0;  // NotFound
+  // NotFound if the repo or the object (PutLfsObject first) is unknown.
   virtual Status LinkLfsObject(int64_t repo_id, const std::string& oid) = 0;  // idempotent
   virtual Result<bool> IsLfsObjectLinked(int64_t repo_id, const std::string& oid) = 0;
 
-  // Multipart upload sessions.
+  // Multipart upload sessions. Put: created_ms 0 means now; repeating an identical Put is
+  // Ok, the same id with other fields is Conflict; NotFound if the repo is unknown;
+  // InvalidArgument if id is not url-safe ([A-Za-z0-9._~-]+) or oid is not sha256 hex.
   virtual Status PutUploadSession(const UploadSession& s) = 0;
   virtual Result<UploadSession> GetUploadSession(const std::string& id) = 0;  // NotFound
-  virtual Status DeleteUploadSession(const std::string& id) = 0;
+  virtual Status DeleteUploadSession(const std::string& id) = 0;              // NotFound
 };
 
 // Opens (creating and migrating if needed) the SQLite store at path.

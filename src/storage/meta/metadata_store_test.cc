@@ -1,0 +1,723 @@
+// MetadataStore conformance suite: the behaviour every backend must show.
+// Backends instantiate it (see metadata_store_test.h); this file names none.
+#include "storage/meta/metadata_store_test.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "common/time_util.h"
+
+namespace modelhub {
+namespace test {
+namespace {
+
+// A well-formed sha256 hex string, distinct for distinct n.
+std::string Hex64(int n) { return fmt::format("{:064x}", n); }
+
+std::vector<std::string> FullIds(const std::vector<RepoRecord>& repos) {
+  std::vector<std::string> out;
+  for (const RepoRecord& r : repos) out.push_back(r.FullId());
+  return out;
+}
+
+std::set<std::string> FullIdSet(const std::vector<RepoRecord>& repos) {
+  auto v = FullIds(repos);
+  return {v.begin(), v.end()};
+}
+
+std::vector<int64_t> RepoIds(const std::vector<RepoRecord>& repos) {
+  std::vector<int64_t> out;
+  for (const RepoRecord& r : repos) out.push_back(r.id);
+  return out;
+}
+
+void ExpectSameRepo(const RepoRecord& a, const RepoRecord& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.type, b.type);
+  EXPECT_EQ(a.ns, b.ns);
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.is_private, b.is_private);
+  EXPECT_EQ(a.created_ms, b.created_ms);
+  EXPECT_EQ(a.last_modified_ms, b.last_modified_ms);
+}
+
+TEST(MetadataStoreEnums, NamesAndParse) {
+  EXPECT_STREQ(TokenRoleName(TokenRole::kRead), "read");
+  EXPECT_STREQ(TokenRoleName(TokenRole::kWrite), "write");
+  EXPECT_STREQ(OrgRoleName(OrgRole::kRead), "read");
+  EXPECT_STREQ(OrgRoleName(OrgRole::kWrite), "write");
+  EXPECT_STREQ(OrgRoleName(OrgRole::kAdmin), "admin");
+  EXPECT_STREQ(RepoTypeName(RepoType::kModel), "model");
+  EXPECT_STREQ(RepoTypeName(RepoType::kDataset), "dataset");
+  for (OrgRole r : {OrgRole::kRead, OrgRole::kWrite, OrgRole::kAdmin}) {
+    auto parsed = ParseOrgRole(OrgRoleName(r));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, r);
+  }
+  MH_EXPECT_CODE(ParseOrgRole("owner"), kInvalidArgument);
+  MH_EXPECT_CODE(ParseOrgRole(""), kInvalidArgument);
+}
+
+// ---- Accounts ----
+
+TEST_P(MetadataStoreConformance, CreateAndGetUser) {
+  int64_t before = NowMs();
+  MH_ASSERT_OK_AND_ASSIGN(Account alice, store().CreateUser("alice", false));
+  EXPECT_GT(alice.id, 0);
+  EXPECT_EQ(alice.name, "alice");
+  EXPECT_EQ(alice.kind, AccountKind::kUser);
+  EXPECT_FALSE(alice.is_admin);
+  EXPECT_GE(alice.created_ms, before);
+  EXPECT_LE(alice.created_ms, NowMs());
+
+  MH_ASSERT_OK_AND_ASSIGN(Account root, store().CreateUser("root", true));
+  EXPECT_TRUE(root.is_admin);
+  EXPECT_NE(root.id, alice.id);
+
+  for (auto got : {store().GetAccount("alice"), store().GetAccountById(alice.id)}) {
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(got->id, alice.id);
+    EXPECT_EQ(got->name, "alice");
+    EXPECT_EQ(got->kind, AccountKind::kUser);
+    EXPECT_FALSE(got->is_admin);
+    EXPECT_EQ(got->created_ms, alice.created_ms);
+  }
+  MH_ASSERT_OK_AND_ASSIGN(Account root2, store().GetAccount("root"));
+  EXPECT_TRUE(root2.is_admin);
+
+  MH_EXPECT_CODE(store().GetAccount("bob"), kNotFound);
+  MH_EXPECT_CODE(store().GetAccount("ALICE"), kNotFound);  // names compare exactly
+  MH_EXPECT_CODE(store().GetAccountById(alice.id + root.id + 1000), kNotFound);
+}
+
+TEST_P(MetadataStoreConformance, UsersAndOrgsShareOneNamespace) {
+  MH_ASSERT_OK(store().CreateUser("alice", false));
+  MH_EXPECT_CODE(store().CreateUser("alice", true), kConflict);
+  MH_EXPECT_CODE(store().CreateOrg("alice", "alice"), kConflict);
+
+  MH_ASSERT_OK_AND_ASSIGN(Account acme, store().CreateOrg("acme", "alice"));
+  EXPECT_EQ(acme.kind, AccountKind::kOrg);
+  EXPECT_FALSE(acme.is_admin);
+  MH_EXPECT_CODE(store().CreateUser("acme", false), kConflict);
+  MH_EXPECT_CODE(store().CreateOrg("acme", "alice"), kConflict);
+
+  MH_ASSERT_OK_AND_ASSIGN(Account got, store().GetAccount("acme"));
+  EXPECT_EQ(got.id, acme.id);
+  EXPECT_EQ(got.kind, AccountKind::kOrg);
+}
+
+TEST_P(MetadataStoreConformance, RejectsMalformedNames) {
+  MH_EXPECT_CODE(store().CreateUser("", false), kInvalidArgument);
+  MH_EXPECT_CODE(store().CreateUser("a/b", false), kInvalidArgument);
+  MH_ASSERT_OK(store().CreateUser("alice", false));
+  MH_EXPECT_CODE(store().CreateOrg("", "alice"), kInvalidArgument);
+  MH_EXPECT_CODE(store().CreateOrg("x/y", "alice"), kInvalidArgument);
+  MH_EXPECT_CODE(store().CreateRepo(RepoType::kModel, "alice", "", false), kInvalidArgument);
+  MH_EXPECT_CODE(store().CreateRepo(RepoType::kModel, "alice", "a/b", false), kInvalidArgument);
+}
+
+TEST_P(MetadataStoreConformance, CreateOrgMakesOwnerAdmin) {
+  MH_ASSERT_OK_AND_ASSIGN(Account alice, store().CreateUser("alice", false));
+  MH_ASSERT_OK_AND_ASSIGN(Account acme, store().CreateOrg("acme", "alice"));
+  MH_ASSERT_OK_AND_ASSIGN(std::optional<OrgRole> role, store().GetMemberRole(acme.id, alice.id));
+  ASSERT_TRUE(role.has_value());
+  EXPECT_EQ(*role, OrgRole::kAdmin);
+  MH_ASSERT_OK_AND_ASSIGN(auto memberships, store().ListMembershipsOfUser(alice.id));
+  ASSERT_EQ(memberships.size(), 1u);
+  EXPECT_EQ(memberships[0].org, "acme");
+  EXPECT_EQ(memberships[0].user, "alice");
+  EXPECT_EQ(memberships[0].role, OrgRole::kAdmin);
+
+  // The owner must be an existing user; a failure creates nothing.
+  MH_EXPECT_CODE(store().CreateOrg("ghost-org", "nobody"), kNotFound);
+  MH_EXPECT_CODE(store().GetAccount("ghost-org"), kNotFound);
+  MH_EXPECT_CODE(store().CreateOrg("org-of-org", "acme"), kNotFound);
+  MH_EXPECT_CODE(store().GetAccount("org-of-org"), kNotFound);
+}
+
+// ---- Memberships ----
+
+TEST_P(MetadataStoreConformance, Memberships) {
+  MH_ASSERT_OK_AND_ASSIGN(Account alice, store().CreateUser("alice", false));
+  MH_ASSERT_OK_AND_ASSIGN(Account bob, store().CreateUser("bob", false));
+  MH_ASSERT_OK_AND_ASSIGN(Account carol, store().CreateUser("carol", false));
+  MH_ASSERT_OK_AND_ASSIGN(Account acme, store().CreateOrg("acme", "alice"));
+  MH_ASSERT_OK_AND_ASSIGN(Account beta, store().CreateOrg("beta", "carol"));
+
+  MH_ASSERT_OK(store().AddMember("acme", "bob", OrgRole::kWrite));
+  MH_ASSERT_OK_AND_ASSIGN(std::optional<OrgRole> role, store().GetMemberRole(acme.id, bob.id));
+  EXPECT_EQ(role, OrgRole::kWrite);
+  MH_ASSERT_OK(store().AddMember("acme", "bob", OrgRole::kRead));  // replaces the role
+  MH_ASSERT_OK_AND_ASSIGN(role, store().GetMemberRole(acme.id, bob.id));
+  EXPECT_EQ(role, OrgRole::kRead);
+  MH_ASSERT_OK(store().AddMember("beta", "bob", OrgRole::kAdmin));
+
+  MH_ASSERT_OK_AND_ASSIGN(auto ms, store().ListMembershipsOfUser(bob.id));
+  std::sort(ms.begin(), ms.end(), [](const Membership& a, const Membership& b) { return a.org < b.org; });
+  ASSERT_EQ(ms.size(), 2u);
+  EXPECT_EQ(ms[0].org, "acme");
+  EXPECT_EQ(ms[0].user, "bob");
+  EXPECT_EQ(ms[0].role, OrgRole::kRead);
+  EXPECT_EQ(ms[1].org, "beta");
+  EXPECT_EQ(ms[1].role, OrgRole::kAdmin);
+
+  MH_ASSERT_OK_AND_ASSIGN(role, store().GetMemberRole(acme.id, carol.id));
+  EXPECT_FALSE(role.has_value());
+  MH_ASSERT_OK_AND_ASSIGN(role, store().GetMemberRole(beta.id + acme.id + 1000, bob.id));
+  EXPECT_FALSE(role.has_value());
+
+  // Missing org or user, or an account of the wrong kind: NotFound.
+  MH_EXPECT_CODE(store().AddMember("nope", "bob", OrgRole::kRead), kNotFound);
+  MH_EXPECT_CODE(store().AddMember("acme", "nope", OrgRole::kRead), kNotFound);
+  MH_EXPECT_CODE(store().AddMember("alice", "bob", OrgRole::kRead), kNotFound);
+  MH_EXPECT_CODE(store().AddMember("acme", "beta", OrgRole::kRead), kNotFound);
+
+  MH_ASSERT_OK(store().RemoveMember("acme", "bob"));
+  MH_ASSERT_OK_AND_ASSIGN(role, store().GetMemberRole(acme.id, bob.id));
+  EXPECT_FALSE(role.has_value());
+  MH_EXPECT_CODE(store().RemoveMember("acme", "bob"), kNotFound);
+  MH_EXPECT_CODE(store().RemoveMember("nope", "bob"), kNotFound);
+  MH_EXPECT_CODE(store().RemoveMember("acme", "nope"), kNotFound);
+  MH_ASSERT_OK_AND_ASSIGN(ms, store().ListMembershipsOfUser(bob.id));
+  ASSERT_EQ(ms.size(), 1u);
+  EXPECT_EQ(ms[0].org, "beta");
+
+  MH_ASSERT_OK_AND_ASSIGN(ms, store().ListMembershipsOfUser(alice.id + bob.id + carol.id + 1000));
+  EXPECT_TRUE(ms.empty());
+}
+
+// ---- Tokens ----
+
+TEST_P(MetadataStoreConformance, TokensCreateFindRevoke) {
+  MH_ASSERT_OK_AND_ASSIGN(Account alice, store().CreateUser("alice", false));
+  MH_ASSERT_OK_AND_ASSIGN(Account bob, store().CreateUser("bob", false));
+
+  MH_ASSERT_OK_AND_ASSIGN(Token t1, store().CreateToken(alice.id, "laptop", TokenRole::kWrite, Hex64(1)));
+  EXPECT_GT(t1.id, 0);
+  EXPECT_EQ(t1.user_id, alice.id);
+  EXPECT_EQ(t1.display_name, "laptop");
+  EXPECT_EQ(t1.role, TokenRole::kWrite);
+  EXPECT_GT(t1.created_ms, 0);
+  EXPECT_FALSE(t1.revoked);
+
+  MH_ASSERT_OK_AND_ASSIGN(Token found, store().FindTokenBySecretHash(Hex64(1)));
+  EXPECT_EQ(found.id, t1.id);
+  EXPECT_EQ(found.user_id, alice.id);
+  EXPECT_EQ(found.display_name, "laptop");
+  EXPECT_EQ(found.role, TokenRole::kWrite);
+  EXPECT_EQ(found.created_ms, t1.created_ms);
+  EXPECT_FALSE(found.revoked);
+  MH_EXPECT_CODE(store().FindTokenBySecretHash(Hex64(99)), kNotFound);
+
+  MH_EXPECT_CODE(store().CreateToken(alice.id, "other", TokenRole::kRead, Hex64(1)), kConflict);
+  MH_EXPECT_CODE(store().CreateToken(bob.id, "other", TokenRole::kRead, Hex64(1)), kConflict);
+  MH_EXPECT_CODE(store().CreateToken(alice.id + bob.id + 1000, "x", TokenRole::kRead, Hex64(50)), kNotFound);
+
+  // Display names need not be unique; revocation takes every valid token of that name.
+  MH_ASSERT_OK_AND_ASSIGN(Token t2, store().CreateToken(alice.id, "laptop", TokenRole::kRead, Hex64(2)));
+  MH_ASSERT_OK_AND_ASSIGN(Token t3, store().CreateToken(alice.id, "ci", TokenRole::kRead, Hex64(3)));
+  MH_ASSERT_OK(store().CreateToken(bob.id, "laptop", TokenRole::kRead, Hex64(4)));
+
+  MH_ASSERT_OK(store().RevokeToken(alice.id, "laptop"));
+  MH_EXPECT_CODE(store().FindTokenBySecretHash(Hex64(1)), kNotFound);
+  MH_EXPECT_CODE(store().FindTokenBySecretHash(Hex64(2)), kNotFound);
+  MH_EXPECT_OK(store().FindTokenBySecretHash(Hex64(3)));
+  MH_EXPECT_OK(store().FindTokenBySecretHash(Hex64(4)));  // bob's "laptop" untouched
+  MH_EXPECT_CODE(store().RevokeToken(alice.id, "laptop"), kNotFound);
+  MH_EXPECT_CODE(store().RevokeToken(alice.id, "nothing"), kNotFound);
+
+  MH_ASSERT_OK_AND_ASSIGN(auto tokens, store().ListTokens(alice.id));
+  std::sort(tokens.begin(), tokens.end(), [](const Token& a, const Token& b) { return a.id < b.id; });
+  ASSERT_EQ(tokens.size(), 3u);
+  EXPECT_EQ(tokens[0].id, t1.id);
+  EXPECT_TRUE(tokens[0].revoked);
+  EXPECT_EQ(tokens[1].id, t2.id);
+  EXPECT_TRUE(tokens[1].revoked);
+  EXPECT_EQ(tokens[1].role, TokenRole::kRead);
+  EXPECT_EQ(tokens[2].id, t3.id);
+  EXPECT_FALSE(tokens[2].revoked);
+  EXPECT_EQ(tokens[2].display_name, "ci");
+
+  // The name can be reused after revocation; the revoked secret stays dead.
+  MH_ASSERT_OK(store().CreateToken(alice.id, "laptop", TokenRole::kWrite, Hex64(5)));
+  MH_EXPECT_OK(store().FindTokenBySecretHash(Hex64(5)));
+  MH_EXPECT_CODE(store().FindTokenBySecretHash(Hex64(1)), kNotFound);
+
+  MH_ASSERT_OK_AND_ASSIGN(tokens, store().ListTokens(bob.id));
+  EXPECT_EQ(tokens.size(), 1u);
+  MH_ASSERT_OK_AND_ASSIGN(tokens, store().ListTokens(alice.id + bob.id + 1000));
+  EXPECT_TRUE(tokens.empty());
+}
+
+TEST_P(MetadataStoreConformance, TokensRejectBadInput) {
+  MH_ASSERT_OK_AND_ASSIGN(Account alice, store().CreateUser("alice", false));
+  MH_ASSERT_OK_AND_ASSIGN(Account acme, store().CreateOrg("acme", "alice"));
+  MH_EXPECT_CODE(store().CreateToken(alice.id, "t", TokenRole::kRead, "abc"), kInvalidArgument);
+  std::string upper(64, 'A');
+  MH_EXPECT_CODE(store().CreateToken(alice.id, "t", TokenRole::kRead, upper), kInvalidArgument);
+  MH_EXPECT_CODE(store().CreateToken(alice.id, "", TokenRole::kRead, Hex64(1)), kInvalidArgument);
+  MH_EXPECT_CODE(store().CreateToken(acme.id, "t", TokenRole::kRead, Hex64(1)), kInvalidArgument);
+  MH_EXPECT_CODE(store().FindTokenBySecretHash(Hex64(1)), kNotFound);
+}
+
+// ---- Repositories ----
+
+TEST_P(MetadataStoreConformance, RepoCreateGetUpdate) {
+  MH_ASSERT_OK(store().CreateUser("alice", false));
+  MH_ASSERT_OK(store().CreateOrg("acme", "alice"));
+  int64_t before = NowMs();
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord r, store().CreateRepo(RepoType::kModel, "alice", "bert", false));
+  EXPECT_GT(r.id, 0);
+  EXPECT_EQ(r.type, RepoType::kModel);
+  EXPECT_EQ(r.ns, "alice");
+  EXPECT_EQ(r.name, "bert");
+  EXPECT_EQ(r.FullId(), "alice/bert");
+  EXPECT_FALSE(r.is_private);
+  EXPECT_GE(r.created_ms, before);
+  EXPECT_EQ(r.last_modified_ms, r.created_ms);
+
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord got, store().GetRepo(RepoType::kModel, "alice", "bert"));
+  ExpectSameRepo(got, r);
+  MH_ASSERT_OK_AND_ASSIGN(got, store().GetRepoById(r.id));
+  ExpectSameRepo(got, r);
+
+  MH_EXPECT_CODE(store().CreateRepo(RepoType::kModel, "alice", "bert", true), kConflict);
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord ds, store().CreateRepo(RepoType::kDataset, "alice", "bert", true));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord org_repo, store().CreateRepo(RepoType::kModel, "acme", "bert", false));
+  EXPECT_NE(ds.id, r.id);
+  EXPECT_NE(org_repo.id, r.id);
+  EXPECT_EQ(ds.type, RepoType::kDataset);
+  EXPECT_TRUE(ds.is_private);
+  MH_ASSERT_OK_AND_ASSIGN(got, store().GetRepo(RepoType::kDataset, "alice", "bert"));
+  EXPECT_EQ(got.id, ds.id);
+
+  MH_EXPECT_CODE(store().CreateRepo(RepoType::kModel, "nobody", "x", false), kNotFound);
+  MH_EXPECT_CODE(store().GetRepo(RepoType::kDataset, "alice", "nope"), kNotFound);
+  MH_EXPECT_CODE(store().GetRepo(RepoType::kModel, "nobody", "bert"), kNotFound);
+  MH_EXPECT_CODE(store().GetRepo(RepoType::kModel, "alice", "BERT"), kNotFound);
+  const int64_t missing = r.id + ds.id + org_repo.id + 1000;
+  MH_EXPECT_CODE(store().GetRepoById(missing), kNotFound);
+
+  MH_ASSERT_OK(store().SetRepoPrivate(r.id, true));
+  MH_ASSERT_OK_AND_ASSIGN(got, store().GetRepoById(r.id));
+  EXPECT_TRUE(got.is_private);
+  MH_ASSERT_OK(store().SetRepoPrivate(r.id, true));  // no change is still Ok
+  MH_ASSERT_OK(store().SetRepoPrivate(r.id, false));
+  MH_ASSERT_OK_AND_ASSIGN(got, store().GetRepoById(r.id));
+  EXPECT_FALSE(got.is_private);
+  MH_EXPECT_CODE(store().SetRepoPrivate(missing, true), kNotFound);
+
+  MH_ASSERT_OK(store().TouchRepo(r.id, r.created_ms + 12345));
+  MH_ASSERT_OK_AND_ASSIGN(got, store().GetRepoById(r.id));
+  EXPECT_EQ(got.last_modified_ms, r.created_ms + 12345);
+  EXPECT_EQ(got.created_ms, r.created_ms);
+  MH_EXPECT_CODE(store().TouchRepo(missing, 1), kNotFound);
+}
+
+TEST_P(MetadataStoreConformance, MoveRepo) {
+  MH_ASSERT_OK(store().CreateUser("alice", false));
+  MH_ASSERT_OK(store().CreateUser("bob", false));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord a, store().CreateRepo(RepoType::kModel, "alice", "a", true));
+  MH_ASSERT_OK(store().CreateRepo(RepoType::kModel, "alice", "b", false));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord bob_a, store().CreateRepo(RepoType::kModel, "bob", "a", false));
+  MH_ASSERT_OK(store().CreateRepo(RepoType::kDataset, "bob", "data", false));
+
+  MH_EXPECT_CODE(store().MoveRepo(a.id, "bob", "a"), kConflict);
+  MH_EXPECT_CODE(store().MoveRepo(a.id, "alice", "b"), kConflict);
+  MH_EXPECT_CODE(store().MoveRepo(a.id, "nobody", "x"), kNotFound);
+  MH_EXPECT_CODE(store().MoveRepo(a.id, "bob", ""), kInvalidArgument);
+  MH_EXPECT_CODE(store().MoveRepo(a.id + bob_a.id + 1000, "alice", "z"), kNotFound);
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord got, store().GetRepoById(a.id));
+  ExpectSameRepo(got, a);  // failed moves changed nothing
+
+  MH_ASSERT_OK(store().MoveRepo(a.id, "alice", "a"));  // onto itself: a no-op
+  MH_ASSERT_OK(store().MoveRepo(a.id, "bob", "renamed"));
+  MH_ASSERT_OK_AND_ASSIGN(got, store().GetRepo(RepoType::kModel, "bob", "renamed"));
+  EXPECT_EQ(got.id, a.id);
+  EXPECT_EQ(got.ns, "bob");
+  EXPECT_EQ(got.name, "renamed");
+  EXPECT_TRUE(got.is_private);
+  EXPECT_EQ(got.created_ms, a.created_ms);
+  MH_EXPECT_CODE(store().GetRepo(RepoType::kModel, "alice", "a"), kNotFound);
+
+  // The old name is free again; a model may take a name a dataset already has.
+  MH_EXPECT_OK(store().CreateRepo(RepoType::kModel, "alice", "a", false));
+  MH_EXPECT_OK(store().MoveRepo(a.id, "bob", "data"));
+}
+
+TEST_P(MetadataStoreConformance, DeleteRepoTakesLinksAndSessions) {
+  MH_ASSERT_OK(store().CreateUser("alice", false));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord r, store().CreateRepo(RepoType::kModel, "alice", "m", false));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord other, store().CreateRepo(RepoType::kModel, "alice", "other", false));
+  MH_ASSERT_OK(store().PutLfsObject(LfsObject{Hex64(7), 10, 0}));
+  MH_ASSERT_OK(store().LinkLfsObject(r.id, Hex64(7)));
+  MH_ASSERT_OK(store().LinkLfsObject(other.id, Hex64(7)));
+  MH_ASSERT_OK(store().PutUploadSession(UploadSession{"s1", r.id, Hex64(8), 100, 50, 2, 0}));
+
+  MH_ASSERT_OK(store().DeleteRepo(r.id));
+  MH_EXPECT_CODE(store().GetRepoById(r.id), kNotFound);
+  MH_EXPECT_CODE(store().GetRepo(RepoType::kModel, "alice", "m"), kNotFound);
+  MH_EXPECT_CODE(store().DeleteRepo(r.id), kNotFound);
+  MH_ASSERT_OK_AND_ASSIGN(bool linked, store().IsLfsObjectLinked(r.id, Hex64(7)));
+  EXPECT_FALSE(linked);
+  MH_EXPECT_CODE(store().GetUploadSession("s1"), kNotFound);
+  // The object and other repos' links survive.
+  MH_EXPECT_OK(store().GetLfsObject(Hex64(7)));
+  MH_ASSERT_OK_AND_ASSIGN(linked, store().IsLfsObjectLinked(other.id, Hex64(7)));
+  EXPECT_TRUE(linked);
+
+  // A repo created under the same name is a different repo: ids are never reused.
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord again, store().CreateRepo(RepoType::kModel, "alice", "m", false));
+  EXPECT_NE(again.id, r.id);
+  MH_ASSERT_OK_AND_ASSIGN(linked, store().IsLfsObjectLinked(again.id, Hex64(7)));
+  EXPECT_FALSE(linked);
+}
+
+// ---- ListRepos ----
+
+TEST_P(MetadataStoreConformance, ListReposVisibility) {
+  MH_ASSERT_OK_AND_ASSIGN(Account alice, store().CreateUser("alice", false));
+  MH_ASSERT_OK_AND_ASSIGN(Account bob, store().CreateUser("bob", false));
+  MH_ASSERT_OK_AND_ASSIGN(Account carol, store().CreateUser("carol", false));
+  MH_ASSERT_OK_AND_ASSIGN(Account root, store().CreateUser("root", true));
+  MH_ASSERT_OK(store().CreateOrg("acme", "alice"));
+  MH_ASSERT_OK(store().AddMember("acme", "bob", OrgRole::kRead));
+  MH_ASSERT_OK(store().CreateRepo(RepoType::kModel, "alice", "pub", false));
+  MH_ASSERT_OK(store().CreateRepo(RepoType::kModel, "alice", "priv", true));
+  MH_ASSERT_OK(store().CreateRepo(RepoType::kModel, "acme", "opub", false));
+  MH_ASSERT_OK(store().CreateRepo(RepoType::kModel, "acme", "opriv", true));
+  MH_ASSERT_OK(store().CreateRepo(RepoType::kModel, "carol", "cpriv", true));
+  MH_ASSERT_OK(store().CreateRepo(RepoType::kDataset, "alice", "dpriv", true));
+
+  auto list = [&](std::optional<int64_t> viewer, bool admin, RepoType type = RepoType::kModel) {
+    RepoQuery q;
+    q.type = type;
+    q.viewer_user_id = viewer;
+    q.viewer_is_admin = admin;
+    auto r = store().ListRepos(q);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? FullIdSet(*r) : std::set<std::string>{};
+  };
+  using Set = std::set<std::string>;
+  EXPECT_EQ(list(std::nullopt, false), (Set{"alice/pub", "acme/opub"}));
+  EXPECT_EQ(list(alice.id, false), (Set{"alice/pub", "alice/priv", "acme/opub", "acme/opriv"}));
+  EXPECT_EQ(list(bob.id, false), (Set{"alice/pub", "acme/opub", "acme/opriv"}));
+  EXPECT_EQ(list(carol.id, false), (Set{"alice/pub", "acme/opub", "carol/cpriv"}));
+  const Set all = {"alice/pub", "alice/priv", "acme/opub", "acme/opriv", "carol/cpriv"};
+  EXPECT_EQ(list(root.id, true), all);
+  EXPECT_EQ(list(std::nullopt, true), all);
+  EXPECT_EQ(list(root.id, false), (Set{"alice/pub", "acme/opub"}));  // admin only when the caller says so
+
+  EXPECT_EQ(list(alice.id, false, RepoType::kDataset), (Set{"alice/dpriv"}));
+  EXPECT_EQ(list(std::nullopt, false, RepoType::kDataset), Set{});
+
+  MH_ASSERT_OK(store().RemoveMember("acme", "bob"));
+  EXPECT_EQ(list(bob.id, false), (Set{"alice/pub", "acme/opub"}));
+}
+
+TEST_P(MetadataStoreConformance, ListReposSearchAndAuthor) {
+  MH_ASSERT_OK(store().CreateUser("alice", false));
+  MH_ASSERT_OK(store().CreateUser("bob", false));
+  for (const char* n : {"BERT-base", "gpt2"}) MH_ASSERT_OK(store().CreateRepo(RepoType::kModel, "alice", n, false));
+  for (const char* n : {"bert-large", "tiny_llama", "x%y"}) {
+    MH_ASSERT_OK(store().CreateRepo(RepoType::kModel, "bob", n, false));
+  }
+  MH_ASSERT_OK(store().CreateRepo(RepoType::kDataset, "bob", "bert-data", false));
+
+  auto list = [&](const std::string& search, const std::string& author) {
+    RepoQuery q;
+    q.search = search;
+    q.author = author;
+    auto r = store().ListRepos(q);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? FullIdSet(*r) : std::set<std::string>{};
+  };
+  using Set = std::set<std::string>;
+  EXPECT_EQ(list("", ""), (Set{"alice/BERT-base", "alice/gpt2", "bob/bert-large", "bob/tiny_llama", "bob/x%y"}));
+  EXPECT_EQ(list("bert", ""), (Set{"alice/BERT-base", "bob/bert-large"}));
+  EXPECT_EQ(list("BeRt", ""), (Set{"alice/BERT-base", "bob/bert-large"}));
+  EXPECT_EQ(list("ce/g", ""), (Set{"alice/gpt2"}));  // the match may span the '/'
+  EXPECT_EQ(list("ALICE", ""), (Set{"alice/BERT-base", "alice/gpt2"}));
+  EXPECT_EQ(list("_", ""), (Set{"bob/tiny_llama"}));  // no wildcards
+  EXPECT_EQ(list("%", ""), (Set{"bob/x%y"}));
+  EXPECT_EQ(list("zzz", ""), Set{});
+  EXPECT_EQ(list("", "bob"), (Set{"bob/bert-large", "bob/tiny_llama", "bob/x%y"}));
+  EXPECT_EQ(list("", "bo"), Set{});   // author is exact
+  EXPECT_EQ(list("", "BOB"), Set{});  // and case-sensitive
+  EXPECT_EQ(list("", "nobody"), Set{});
+  EXPECT_EQ(list("bert", "bob"), (Set{"bob/bert-large"}));
+}
+
+TEST_P(MetadataStoreConformance, ListReposSorting) {
+  MH_ASSERT_OK(store().CreateUser("alice", false));
+  std::vector<RepoRecord> r;
+  for (const char* n : {"r1", "r2", "r3"}) {
+    // created_ms is the store's clock in ms; keep creations in distinct milliseconds.
+    int64_t t = NowMs();
+    while (NowMs() == t) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    MH_ASSERT_OK_AND_ASSIGN(RepoRecord rec, store().CreateRepo(RepoType::kModel, "alice", n, false));
+    r.push_back(rec);
+  }
+  ASSERT_LT(r[0].created_ms, r[1].created_ms);
+  ASSERT_LT(r[1].created_ms, r[2].created_ms);
+  MH_ASSERT_OK(store().TouchRepo(r[0].id, 3000));
+  MH_ASSERT_OK(store().TouchRepo(r[1].id, 1000));
+  MH_ASSERT_OK(store().TouchRepo(r[2].id, 2000));
+
+  auto names = [&](RepoSort sort, bool desc) {
+    RepoQuery q;
+    q.sort = sort;
+    q.descending = desc;
+    auto res = store().ListRepos(q);
+    EXPECT_TRUE(res.ok()) << res.status().ToString();
+    std::vector<std::string> out;
+    if (res.ok()) {
+      for (const RepoRecord& rec : *res) out.push_back(rec.name);
+    }
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(names(RepoSort::kId, false), (V{"r1", "r2", "r3"}));
+  EXPECT_EQ(names(RepoSort::kId, true), (V{"r3", "r2", "r1"}));
+  EXPECT_EQ(names(RepoSort::kCreatedAt, false), (V{"r1", "r2", "r3"}));
+  EXPECT_EQ(names(RepoSort::kCreatedAt, true), (V{"r3", "r2", "r1"}));
+  EXPECT_EQ(names(RepoSort::kLastModified, false), (V{"r2", "r3", "r1"}));
+  EXPECT_EQ(names(RepoSort::kLastModified, true), (V{"r1", "r3", "r2"}));
+}
+
+TEST_P(MetadataStoreConformance, ListReposPagination) {
+  MH_ASSERT_OK(store().CreateUser("alice", false));
+  constexpr int kRepos = 25;
+  std::set<int64_t> created;
+  for (int i = 0; i < kRepos; ++i) {
+    MH_ASSERT_OK_AND_ASSIGN(RepoRecord rec,
+                            store().CreateRepo(RepoType::kModel, "alice", fmt::format("r{}", i), false));
+    MH_ASSERT_OK(store().TouchRepo(rec.id, 1000 + i % 3));  // many ties
+    created.insert(rec.id);
+  }
+  for (RepoSort sort : {RepoSort::kId, RepoSort::kCreatedAt, RepoSort::kLastModified}) {
+    for (bool desc : {false, true}) {
+      SCOPED_TRACE(fmt::format("sort={} desc={}", int(sort), desc));
+      RepoQuery q;
+      q.sort = sort;
+      q.descending = desc;
+      q.limit = 1000;
+      MH_ASSERT_OK_AND_ASSIGN(auto full, store().ListRepos(q));
+      std::vector<int64_t> full_ids = RepoIds(full);
+      ASSERT_EQ(full_ids.size(), size_t(kRepos));
+      EXPECT_EQ(std::set<int64_t>(full_ids.begin(), full_ids.end()), created);
+
+      std::vector<int64_t> paged;
+      q.limit = 7;
+      for (q.offset = 0; q.offset < kRepos + 7; q.offset += 7) {
+        MH_ASSERT_OK_AND_ASSIGN(auto page, store().ListRepos(q));
+        EXPECT_EQ(page.size(), size_t(std::clamp<int64_t>(kRepos - q.offset, 0, 7)));
+        for (int64_t id : RepoIds(page)) paged.push_back(id);
+      }
+      EXPECT_EQ(paged, full_ids);  // same order, nothing repeated or skipped
+    }
+  }
+  RepoQuery q;
+  MH_ASSERT_OK_AND_ASSIGN(auto def, store().ListRepos(q));  // default limit (100) covers all 25
+  EXPECT_EQ(def.size(), size_t(kRepos));
+  q.limit = 0;
+  MH_ASSERT_OK_AND_ASSIGN(auto none, store().ListRepos(q));
+  EXPECT_TRUE(none.empty());
+  q.limit = -1;
+  MH_EXPECT_CODE(store().ListRepos(q), kInvalidArgument);
+  q.limit = 10;
+  q.offset = -1;
+  MH_EXPECT_CODE(store().ListRepos(q), kInvalidArgument);
+}
+
+// ---- LFS objects ----
+
+TEST_P(MetadataStoreConformance, LfsObjects) {
+  const std::string a = Hex64(0xa), b = Hex64(0xb);
+  MH_ASSERT_OK(store().PutLfsObject(LfsObject{a, 100, 0}));
+  MH_ASSERT_OK_AND_ASSIGN(LfsObject got, store().GetLfsObject(a));
+  EXPECT_EQ(got.oid, a);
+  EXPECT_EQ(got.size, 100);
+  EXPECT_GT(got.created_ms, 0);
+  MH_ASSERT_OK(store().PutLfsObject(LfsObject{a, 100, 0}));  // idempotent
+  MH_ASSERT_OK_AND_ASSIGN(LfsObject again, store().GetLfsObject(a));
+  EXPECT_EQ(again.created_ms, got.created_ms);
+  MH_EXPECT_CODE(store().PutLfsObject(LfsObject{a, 101, 0}), kConflict);
+  MH_EXPECT_CODE(store().GetLfsObject(b), kNotFound);
+
+  MH_ASSERT_OK(store().PutLfsObject(LfsObject{b, 0, 1234}));  // empty file, caller's timestamp
+  MH_ASSERT_OK_AND_ASSIGN(got, store().GetLfsObject(b));
+  EXPECT_EQ(got.size, 0);
+  EXPECT_EQ(got.created_ms, 1234);
+
+  MH_EXPECT_CODE(store().PutLfsObject(LfsObject{"abc", 1, 0}), kInvalidArgument);
+  MH_EXPECT_CODE(store().PutLfsObject(LfsObject{std::string(64, 'F'), 1, 0}), kInvalidArgument);
+  MH_EXPECT_CODE(store().PutLfsObject(LfsObject{Hex64(0xc), -1, 0}), kInvalidArgument);
+}
+
+TEST_P(MetadataStoreConformance, LfsLinks) {
+  MH_ASSERT_OK(store().CreateUser("alice", false));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord r1, store().CreateRepo(RepoType::kModel, "alice", "one", false));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord r2, store().CreateRepo(RepoType::kDataset, "alice", "two", false));
+  const std::string a = Hex64(0xa);
+  MH_ASSERT_OK(store().PutLfsObject(LfsObject{a, 5, 0}));
+
+  MH_ASSERT_OK_AND_ASSIGN(bool linked, store().IsLfsObjectLinked(r1.id, a));
+  EXPECT_FALSE(linked);
+  MH_ASSERT_OK(store().LinkLfsObject(r1.id, a));
+  MH_ASSERT_OK(store().LinkLfsObject(r1.id, a));  // idempotent
+  MH_ASSERT_OK_AND_ASSIGN(linked, store().IsLfsObjectLinked(r1.id, a));
+  EXPECT_TRUE(linked);
+  MH_ASSERT_OK_AND_ASSIGN(linked, store().IsLfsObjectLinked(r2.id, a));
+  EXPECT_FALSE(linked);  // possession is per repo
+  MH_ASSERT_OK_AND_ASSIGN(linked, store().IsLfsObjectLinked(r1.id, Hex64(0xb)));
+  EXPECT_FALSE(linked);
+
+  MH_EXPECT_CODE(store().LinkLfsObject(r1.id, Hex64(0xb)), kNotFound);  // unknown object
+  MH_EXPECT_CODE(store().LinkLfsObject(r1.id + r2.id + 1000, a), kNotFound);
+}
+
+// ---- Upload sessions ----
+
+TEST_P(MetadataStoreConformance, UploadSessions) {
+  MH_ASSERT_OK(store().CreateUser("alice", false));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord r, store().CreateRepo(RepoType::kModel, "alice", "m", false));
+  UploadSession s{"sess-1_A", r.id, Hex64(1), int64_t{10} << 20, int64_t{5} << 20, 2, 0};
+  MH_ASSERT_OK(store().PutUploadSession(s));
+  MH_ASSERT_OK_AND_ASSIGN(UploadSession got, store().GetUploadSession(s.id));
+  EXPECT_EQ(got.id, s.id);
+  EXPECT_EQ(got.repo_id, r.id);
+  EXPECT_EQ(got.oid, s.oid);
+  EXPECT_EQ(got.size, s.size);
+  EXPECT_EQ(got.part_size, s.part_size);
+  EXPECT_EQ(got.part_count, s.part_count);
+  EXPECT_GT(got.created_ms, 0);
+
+  MH_ASSERT_OK(store().PutUploadSession(s));  // a retried Put is fine
+  UploadSession other = s;
+  other.size += 1;
+  MH_EXPECT_CODE(store().PutUploadSession(other), kConflict);
+  MH_ASSERT_OK_AND_ASSIGN(got, store().GetUploadSession(s.id));
+  EXPECT_EQ(got.size, s.size);
+
+  UploadSession stamped{"sess-2", r.id, Hex64(2), 1, 1, 1, 777};
+  MH_ASSERT_OK(store().PutUploadSession(stamped));
+  MH_ASSERT_OK_AND_ASSIGN(got, store().GetUploadSession("sess-2"));
+  EXPECT_EQ(got.created_ms, 777);
+
+  MH_EXPECT_CODE(store().GetUploadSession("nope"), kNotFound);
+  MH_EXPECT_CODE(store().PutUploadSession(UploadSession{"s3", r.id + 1000, Hex64(3), 1, 1, 1, 0}), kNotFound);
+  MH_EXPECT_CODE(store().PutUploadSession(UploadSession{"", r.id, Hex64(3), 1, 1, 1, 0}), kInvalidArgument);
+  MH_EXPECT_CODE(store().PutUploadSession(UploadSession{"a/b", r.id, Hex64(3), 1, 1, 1, 0}), kInvalidArgument);
+  MH_EXPECT_CODE(store().PutUploadSession(UploadSession{"s4", r.id, "xyz", 1, 1, 1, 0}), kInvalidArgument);
+  MH_EXPECT_CODE(store().PutUploadSession(UploadSession{"s5", r.id, Hex64(3), -1, 1, 1, 0}), kInvalidArgument);
+
+  MH_ASSERT_OK(store().DeleteUploadSession(s.id));
+  MH_EXPECT_CODE(store().GetUploadSession(s.id), kNotFound);
+  MH_EXPECT_CODE(store().DeleteUploadSession(s.id), kNotFound);
+  MH_EXPECT_OK(store().GetUploadSession("sess-2"));
+}
+
+// ---- Concurrency ----
+
+constexpr int kThreads = 8;
+
+TEST_P(MetadataStoreConformance, ConcurrentWritersAndReaders) {
+  constexpr int kReposPerThread = 10;
+  constexpr int kTokensPerThread = 5;
+  MH_ASSERT_OK(store().PutLfsObject(LfsObject{Hex64(0xfff), 1, 0}));
+  std::vector<std::vector<Status>> failures(kThreads);
+  std::vector<int64_t> user_ids(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto fail = [&](const Status& s) {
+        if (!s.ok()) failures[t].push_back(s);
+      };
+      auto user = store().CreateUser(fmt::format("user{}", t), false);
+      fail(user.status());
+      if (!user.ok()) return;
+      user_ids[t] = user->id;
+      for (int i = 0; i < kTokensPerThread; ++i) {
+        fail(store().CreateToken(user->id, fmt::format("tok{}", i), TokenRole::kWrite, Hex64(t * 100 + i)).status());
+      }
+      for (int i = 0; i < kReposPerThread; ++i) {
+        auto repo = store().CreateRepo(RepoType::kModel, user->name, fmt::format("repo{}", i), i % 2 == 0);
+        fail(repo.status());
+        if (!repo.ok()) continue;
+        fail(store().TouchRepo(repo->id, NowMs()));
+        fail(store().LinkLfsObject(repo->id, Hex64(0xfff)));
+        fail(store().GetRepo(RepoType::kModel, user->name, repo->name).status());
+        RepoQuery q;
+        q.viewer_user_id = user->id;
+        fail(store().ListRepos(q).status());
+        fail(store().FindTokenBySecretHash(Hex64(t * 100)).status());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) {
+    for (const Status& s : failures[t]) ADD_FAILURE() << "thread " << t << ": " << s.ToString();
+  }
+
+  RepoQuery q;
+  q.viewer_is_admin = true;
+  q.limit = 1000;
+  MH_ASSERT_OK_AND_ASSIGN(auto all, store().ListRepos(q));
+  EXPECT_EQ(all.size(), size_t(kThreads * kReposPerThread));
+  auto ids = RepoIds(all);
+  EXPECT_EQ(std::set<int64_t>(ids.begin(), ids.end()).size(), ids.size());
+  q.viewer_is_admin = false;
+  MH_ASSERT_OK_AND_ASSIGN(auto pub, store().ListRepos(q));
+  EXPECT_EQ(pub.size(), size_t(kThreads * kReposPerThread / 2));
+  for (int t = 0; t < kThreads; ++t) {
+    MH_ASSERT_OK_AND_ASSIGN(auto tokens, store().ListTokens(user_ids[t]));
+    EXPECT_EQ(tokens.size(), size_t(kTokensPerThread));
+    for (int i = 0; i < kTokensPerThread; ++i) {
+      MH_ASSERT_OK_AND_ASSIGN(Token tok, store().FindTokenBySecretHash(Hex64(t * 100 + i)));
+      EXPECT_EQ(tok.user_id, user_ids[t]);
+    }
+  }
+  for (const RepoRecord& r : all) {
+    MH_ASSERT_OK_AND_ASSIGN(bool linked, store().IsLfsObjectLinked(r.id, Hex64(0xfff)));
+    EXPECT_TRUE(linked);
+  }
+}
+
+TEST_P(MetadataStoreConformance, ConcurrentClashesHaveOneWinner) {
+  MH_ASSERT_OK_AND_ASSIGN(Account alice, store().CreateUser("alice", false));
+  std::atomic<int> repo_ok{0}, user_ok{0}, token_ok{0}, other{0};
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto count = [&](const Status& s, std::atomic<int>& ok) {
+        if (s.ok()) {
+          ++ok;
+        } else if (s.code() != Code::kConflict) {
+          ++other;
+          errors[t] += s.ToString() + "; ";
+        }
+      };
+      count(store().CreateRepo(RepoType::kModel, "alice", "same", false).status(), repo_ok);
+      count(store().CreateUser("dup", false).status(), user_ok);
+      count(store().CreateToken(alice.id, fmt::format("t{}", t), TokenRole::kRead, Hex64(42)).status(), token_ok);
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(repo_ok.load(), 1);
+  EXPECT_EQ(user_ok.load(), 1);
+  EXPECT_EQ(token_ok.load(), 1);
+  EXPECT_EQ(other.load(), 0);
+  for (const std::string& e : errors) EXPECT_TRUE(e.empty()) << e;
+}
+
+}  // namespace
+}  // namespace test
+}  // namespace modelhub

@@ -1,0 +1,728 @@
+#include "storage/meta/sqlite_metadata_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <iterator>
+#include <string_view>
+
+#include "common/fs.h"
+#include "common/strings.h"
+#include "common/time_util.h"
+
+namespace modelhub {
+namespace {
+
+// ---- Schema: append-only; see docs/formats/metadata-schema.md ----
+
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE accounts (
+  id          INTEGER PRIMARY KEY,
+  name        TEXT    NOT NULL UNIQUE,
+  kind        TEXT    NOT NULL CHECK (kind IN ('user', 'org')),
+  fullname    TEXT    NOT NULL DEFAULT '',
+  is_admin    INTEGER NOT NULL DEFAULT 0 CHECK (is_admin IN (0, 1)),
+  created_ms  INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE memberships (
+  org_id   INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  user_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  role     TEXT    NOT NULL CHECK (role IN ('read', 'write', 'admin')),
+  PRIMARY KEY (org_id, user_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX memberships_by_user ON memberships(user_id);
+
+CREATE TABLE tokens (
+  id             INTEGER PRIMARY KEY,
+  user_id        INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  display_name   TEXT    NOT NULL,
+  role           TEXT    NOT NULL CHECK (role IN ('read', 'write')),
+  secret_sha256  TEXT    NOT NULL UNIQUE CHECK (length(secret_sha256) = 64),
+  created_ms     INTEGER NOT NULL,
+  revoked_ms     INTEGER
+) STRICT;
+CREATE INDEX tokens_by_user ON tokens(user_id, display_name);
+
+CREATE TABLE repos (
+  id                INTEGER PRIMARY KEY AUTOINCREMENT,
+  type              TEXT    NOT NULL CHECK (type IN ('model', 'dataset')),
+  owner_id          INTEGER NOT NULL REFERENCES accounts(id),
+  name              TEXT    NOT NULL,
+  is_private        INTEGER NOT NULL CHECK (is_private IN (0, 1)),
+  created_ms        INTEGER NOT NULL,
+  last_modified_ms  INTEGER NOT NULL,
+  UNIQUE (type, owner_id, name)
+) STRICT;
+CREATE INDEX repos_by_owner ON repos(owner_id);
+CREATE INDEX repos_by_created ON repos(type, created_ms);
+CREATE INDEX repos_by_modified ON repos(type, last_modified_ms);
+
+CREATE TABLE lfs_objects (
+  oid         TEXT    PRIMARY KEY CHECK (length(oid) = 64),
+  size        INTEGER NOT NULL CHECK (size >= 0),
+  created_ms  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE lfs_links (
+  repo_id     INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+  oid         TEXT    NOT NULL REFERENCES lfs_objects(oid),
+  created_ms  INTEGER NOT NULL,
+  PRIMARY KEY (repo_id, oid)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX lfs_links_by_oid ON lfs_links(oid);
+
+CREATE TABLE upload_sessions (
+  id          TEXT    PRIMARY KEY,
+  repo_id     INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+  oid         TEXT    NOT NULL CHECK (length(oid) = 64),
+  size        INTEGER NOT NULL CHECK (size >= 0),
+  part_size   INTEGER NOT NULL CHECK (part_size >= 0),
+  part_count  INTEGER NOT NULL CHECK (part_count >= 0),
+  created_ms  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX upload_sessions_by_repo ON upload_sessions(repo_id);
+CREATE INDEX upload_sessions_by_created ON upload_sessions(created_ms);
+)sql"},
+};
+
+static_assert(std::size(kMigrations) == SqliteMetadataStore::kSchemaVersion &&
+                  kMigrations[std::size(kMigrations) - 1].version == SqliteMetadataStore::kSchemaVersion,
+              "one migration per schema version, in order");
+
+// Applies pending migrations in one write transaction (two processes opening a
+// fresh file at once: the second waits on the lock, then finds nothing to do).
+Status Migrate(SqliteConn& c, const std::string& path) {
+  MH_ASSIGN_OR_RETURN(SqliteTxn txn, SqliteTxn::Begin(c, SqliteTxn::Mode::kImmediate));
+  MH_ASSIGN_OR_RETURN(int64_t app_id, c.QueryInt("PRAGMA application_id"));
+  MH_ASSIGN_OR_RETURN(int64_t version, c.QueryInt("PRAGMA user_version"));
+  MH_ASSIGN_OR_RETURN(int64_t tables, c.QueryInt("SELECT count(*) FROM sqlite_schema"));
+  bool foreign = app_id != 0 ? app_id != SqliteMetadataStore::kApplicationId : (version != 0 || tables != 0);
+  if (foreign) {
+    return Status::InvalidArgument(path + " is a SQLite database but not a modelhub metadata database");
+  }
+  if (version > SqliteMetadataStore::kSchemaVersion) {
+    return Status::NotImplemented(path + ": metadata schema version " + std::to_string(version) +
+                                  " is newer than this binary supports (" +
+                                  std::to_string(SqliteMetadataStore::kSchemaVersion) + "); upgrade modelhub");
+  }
+  if (version == SqliteMetadataStore::kSchemaVersion) return Status::Ok();  // rolls back the empty txn
+  for (const Migration& m : kMigrations) {
+    if (m.version <= version) continue;
+    Status s = c.Exec(m.sql);
+    if (!s.ok()) {
+      return Status(s.code(), "migration to schema version " + std::to_string(m.version) + ": " + s.message(), {},
+                    s.retryable());
+    }
+  }
+  // Pragmas take no parameters; both values are compile-time constants.
+  const std::string stamp = "PRAGMA user_version = " + std::to_string(SqliteMetadataStore::kSchemaVersion) +
+                            "; PRAGMA application_id = " + std::to_string(SqliteMetadataStore::kApplicationId);
+  MH_RETURN_IF_ERROR(c.Exec(stamp.c_str()));
+  return txn.Commit();
+}
+
+Result<std::unique_ptr<SqliteConn>> OpenConfigured(const std::string& path, bool in_memory, int busy_timeout_ms) {
+  MH_ASSIGN_OR_RETURN(std::unique_ptr<SqliteConn> c, SqliteConn::Open(path, busy_timeout_ms));
+  // Refuse the statements that could corrupt the file even if SQL were ever built from input.
+  sqlite3_db_config(c->raw(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  MH_RETURN_IF_ERROR(c->Exec("PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF"));
+  MH_ASSIGN_OR_RETURN(int64_t fk, c->QueryInt("PRAGMA foreign_keys"));
+  if (fk != 1) return Status::Internal("SQLite was built without foreign key support");
+  if (!in_memory) {
+    // The first statement that reads the file: a non-database file fails here (Corruption).
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c->Prepare("PRAGMA journal_mode = WAL"));
+    MH_ASSIGN_OR_RETURN(bool row, st.Step());
+    std::string mode = row ? st.Text(0) : "";
+    if (mode != "wal") return Status::IOError(path + ": cannot switch to WAL journal mode (got '" + mode + "')");
+  }
+  // FULL: the WAL is fsynced at every commit, so an Ok write is durable.
+  MH_RETURN_IF_ERROR(c->Exec("PRAGMA synchronous = FULL"));
+  return c;
+}
+
+// ---- Enumerations as stored text ----
+
+const char* AccountKindName(AccountKind k) { return k == AccountKind::kOrg ? "org" : "user"; }
+
+Result<AccountKind> ParseAccountKind(const std::string& s) {
+  if (s == "user") return AccountKind::kUser;
+  if (s == "org") return AccountKind::kOrg;
+  return Status::Corruption("accounts.kind has unknown value '" + s + "'");
+}
+
+Result<TokenRole> ParseTokenRole(const std::string& s) {
+  for (TokenRole r : {TokenRole::kRead, TokenRole::kWrite}) {
+    if (s == TokenRoleName(r)) return r;
+  }
+  return Status::Corruption("tokens.role has unknown value '" + s + "'");
+}
+
+Result<RepoType> ParseRepoType(const std::string& s) {
+  for (RepoType t : {RepoType::kModel, RepoType::kDataset}) {
+    if (s == RepoTypeName(t)) return t;
+  }
+  return Status::Corruption("repos.type has unknown value '" + s + "'");
+}
+
+// ---- Input checks (arguments may come straight from requests) ----
+
+Status CheckName(std::string_view what, const std::string& name) {
+  if (name.empty() || name.find('/') != std::string::npos || name.find('\0') != std::string::npos) {
+    return Status::InvalidArgument(std::string(what) + " must be non-empty without '/' or NUL: '" + name + "'");
+  }
+  return Status::Ok();
+}
+
+bool IsLowerSha256Hex(const std::string& s) {
+  return s.size() == 64 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+Status CheckSha256(std::string_view what, const std::string& hex) {
+  if (!IsLowerSha256Hex(hex)) return Status::InvalidArgument(std::string(what) + " must be 64 lowercase hex digits");
+  return Status::Ok();
+}
+
+bool IsUrlSafe(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_' ||
+           c == '.' || c == '~';
+  });
+}
+
+// Replaces the message of a Conflict (SQLite's "UNIQUE constraint failed: ...")
+// with one a caller can show; other statuses pass through.
+Status Explain(Status s, const std::string& conflict_msg) {
+  if (s.code() == Code::kConflict) return Status::Conflict(conflict_msg);
+  return s;
+}
+
+// ---- Row readers and lookups shared by several methods ----
+
+Result<Account> ReadAccount(const SqliteStmt& st) {
+  Account a;
+  a.id = st.Int64(0);
+  a.name = st.Text(1);
+  MH_ASSIGN_OR_RETURN(a.kind, ParseAccountKind(st.Text(2)));
+  a.fullname = st.Text(3);
+  a.is_admin = st.Bool(4);
+  a.created_ms = st.Int64(5);
+  return a;
+}
+
+Result<Account> AccountByName(SqliteConn& c, const std::string& name) {
+  MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("SELECT id, name, kind, fullname, is_admin, created_ms "
+                                               "FROM accounts WHERE name = ?1"));
+  st.BindAll(name);
+  MH_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return Status::NotFound("account '" + name + "' not found");
+  return ReadAccount(st);
+}
+
+Result<Account> AccountById(SqliteConn& c, int64_t id) {
+  MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("SELECT id, name, kind, fullname, is_admin, created_ms "
+                                               "FROM accounts WHERE id = ?1"));
+  st.BindAll(id);
+  MH_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return Status::NotFound("account #" + std::to_string(id) + " not found");
+  return ReadAccount(st);
+}
+
+// An account of the given kind; NotFound if missing or of the other kind.
+Result<Account> AccountOfKind(SqliteConn& c, const std::string& name, AccountKind kind) {
+  auto a = AccountByName(c, name);
+  const char* noun = kind == AccountKind::kOrg ? "organization" : "user";
+  if (a.ok() && a->kind != kind) return Status::NotFound(std::string(noun) + " '" + name + "' not found");
+  if (a.status().IsNotFound()) return Status::NotFound(std::string(noun) + " '" + name + "' not found");
+  return a;
+}
+
+Result<Account> InsertAccount(SqliteConn& c, const std::string& name, AccountKind kind, bool is_admin) {
+  Account a;
+  a.name = name;
+  a.kind = kind;
+  a.is_admin = is_admin;
+  a.created_ms = NowMs();
+  MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("INSERT INTO accounts (name, kind, fullname, is_admin, created_ms) "
+                                               "VALUES (?1, ?2, '', ?3, ?4)"));
+  st.BindAll(name, AccountKindName(kind), is_admin, a.created_ms);
+  MH_RETURN_IF_ERROR(Explain(st.Run(), "the name '" + name + "' is already taken"));
+  a.id = c.LastInsertRowid();
+  return a;
+}
+
+constexpr char kTokenColumns[] = "id, user_id, display_name, role, created_ms, revoked_ms IS NOT NULL";
+
+Result<Token> ReadToken(const SqliteStmt& st) {
+  Token t;
+  t.id = st.Int64(0);
+  t.user_id = st.Int64(1);
+  t.display_name = st.Text(2);
+  MH_ASSIGN_OR_RETURN(t.role, ParseTokenRole(st.Text(3)));
+  t.created_ms = st.Int64(4);
+  t.revoked = st.Bool(5);
+  return t;
+}
+
+std::string RepoNotFoundMessage(int64_t id) { return "repository #" + std::to_string(id) + " not found"; }
+
+constexpr char kSelectRepo[] =
+    "SELECT r.id, r.type, a.name, r.name, r.is_private, r.created_ms, r.last_modified_ms "
+    "FROM repos r JOIN accounts a ON a.id = r.owner_id ";
+
+Result<RepoRecord> ReadRepo(const SqliteStmt& st) {
+  RepoRecord r;
+  r.id = st.Int64(0);
+  MH_ASSIGN_OR_RETURN(r.type, ParseRepoType(st.Text(1)));
+  r.ns = st.Text(2);
+  r.name = st.Text(3);
+  r.is_private = st.Bool(4);
+  r.created_ms = st.Int64(5);
+  r.last_modified_ms = st.Int64(6);
+  return r;
+}
+
+Result<RepoRecord> RepoById(SqliteConn& c, int64_t id) {
+  MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare(std::string(kSelectRepo) + "WHERE r.id = ?1"));
+  st.BindAll(id);
+  MH_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return Status::NotFound(RepoNotFoundMessage(id));
+  return ReadRepo(st);
+}
+
+Status CheckRepoExists(SqliteConn& c, int64_t id) {
+  MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("SELECT 1 FROM repos WHERE id = ?1"));
+  st.BindAll(id);
+  MH_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return Status::NotFound(RepoNotFoundMessage(id));
+  return Status::Ok();
+}
+
+// Runs an UPDATE/DELETE that must hit at least one row; NotFound(what) otherwise.
+template <typename... Args>
+Status ModifyExisting(SqliteConn& c, const char* sql, const std::string& not_found, const Args&... args) {
+  MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare(sql));
+  st.BindAll(args...);
+  MH_RETURN_IF_ERROR(st.Run());
+  if (c.Changes() == 0) return Status::NotFound(not_found);
+  return Status::Ok();
+}
+
+const char* SortColumn(RepoSort s) {
+  switch (s) {
+    case RepoSort::kCreatedAt: return "r.created_ms";
+    case RepoSort::kLastModified: return "r.last_modified_ms";
+    case RepoSort::kId: break;
+  }
+  return "r.id";
+}
+
+Result<UploadSession> ReadSession(const SqliteStmt& st) {
+  UploadSession s;
+  s.id = st.Text(0);
+  s.repo_id = st.Int64(1);
+  s.oid = st.Text(2);
+  s.size = st.Int64(3);
+  s.part_size = st.Int64(4);
+  s.part_count = st.Int64(5);
+  s.created_ms = st.Int64(6);
+  return s;
+}
+
+Result<UploadSession> SessionById(SqliteConn& c, const std::string& id) {
+  MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("SELECT id, repo_id, oid, size, part_size, part_count, created_ms "
+                                               "FROM upload_sessions WHERE id = ?1"));
+  st.BindAll(id);
+  MH_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return Status::NotFound("upload session '" + id + "' not found");
+  return ReadSession(st);
+}
+
+}  // namespace
+
+// ---- Open and transaction plumbing ----
+
+Result<std::unique_ptr<SqliteMetadataStore>> SqliteMetadataStore::Open(const std::string& path,
+                                                                       const SqliteStoreOptions& options) {
+  if (sqlite3_threadsafe() == 0) return Status::Internal("the SQLite library was built without thread support");
+  if (path.empty()) return Status::InvalidArgument("empty SQLite database path");
+  const bool in_memory = path == ":memory:";
+  if (!in_memory) MH_RETURN_IF_ERROR(MakeDirs(Dirname(path)));
+  // Every ":memory:" connection would be a separate database, so share one.
+  const int pool_size = in_memory ? 1 : std::max(1, options.pool_size);
+  std::vector<std::unique_ptr<SqliteConn>> conns;
+  for (int i = 0; i < pool_size; ++i) {
+    MH_ASSIGN_OR_RETURN(std::unique_ptr<SqliteConn> c, OpenConfigured(path, in_memory, options.busy_timeout_ms));
+    if (i == 0) MH_RETURN_IF_ERROR(Migrate(*c, path));
+    conns.push_back(std::move(c));
+  }
+  return std::make_unique<SqliteMetadataStore>(std::move(conns));
+}
+
+template <typename Fn>
+auto SqliteMetadataStore::Write(Fn&& fn) -> decltype(fn(std::declval<SqliteConn&>())) {
+  std::lock_guard lock(write_mu_);
+  SqlitePool::Lease conn = pool_.Acquire();
+  MH_ASSIGN_OR_RETURN(SqliteTxn txn, SqliteTxn::Begin(*conn, SqliteTxn::Mode::kImmediate));
+  auto result = fn(*conn);
+  if (!result.ok()) return result;  // txn rolls back
+  MH_RETURN_IF_ERROR(txn.Commit());
+  return result;
+}
+
+template <typename Fn>
+auto SqliteMetadataStore::Read(Fn&& fn) -> decltype(fn(std::declval<SqliteConn&>())) {
+  SqlitePool::Lease conn = pool_.Acquire();
+  return fn(*conn);
+}
+
+// ---- Accounts ----
+
+Result<Account> SqliteMetadataStore::CreateUser(const std::string& name, bool is_admin) {
+  MH_RETURN_IF_ERROR(CheckName("user name", name));
+  return Write([&](SqliteConn& c) { return InsertAccount(c, name, AccountKind::kUser, is_admin); });
+}
+
+Result<Account> SqliteMetadataStore::CreateOrg(const std::string& name, const std::string& owner_user) {
+  MH_RETURN_IF_ERROR(CheckName("organization name", name));
+  return Write([&](SqliteConn& c) -> Result<Account> {
+    MH_ASSIGN_OR_RETURN(Account owner, AccountOfKind(c, owner_user, AccountKind::kUser));
+    MH_ASSIGN_OR_RETURN(Account org, InsertAccount(c, name, AccountKind::kOrg, false));
+    MH_ASSIGN_OR_RETURN(SqliteStmt st,
+                        c.Prepare("INSERT INTO memberships (org_id, user_id, role) VALUES (?1, ?2, ?3)"));
+    st.BindAll(org.id, owner.id, OrgRoleName(OrgRole::kAdmin));
+    MH_RETURN_IF_ERROR(st.Run());
+    return org;
+  });
+}
+
+Result<Account> SqliteMetadataStore::GetAccount(const std::string& name) {
+  return Read([&](SqliteConn& c) { return AccountByName(c, name); });
+}
+
+Result<Account> SqliteMetadataStore::GetAccountById(int64_t id) {
+  return Read([&](SqliteConn& c) { return AccountById(c, id); });
+}
+
+// ---- Memberships ----
+
+Status SqliteMetadataStore::AddMember(const std::string& org, const std::string& user, OrgRole role) {
+  return Write([&](SqliteConn& c) -> Status {
+    MH_ASSIGN_OR_RETURN(Account o, AccountOfKind(c, org, AccountKind::kOrg));
+    MH_ASSIGN_OR_RETURN(Account u, AccountOfKind(c, user, AccountKind::kUser));
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("INSERT INTO memberships (org_id, user_id, role) VALUES (?1, ?2, ?3) "
+                                                 "ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role"));
+    st.BindAll(o.id, u.id, OrgRoleName(role));
+    return st.Run();
+  });
+}
+
+Status SqliteMetadataStore::RemoveMember(const std::string& org, const std::string& user) {
+  return Write([&](SqliteConn& c) -> Status {
+    MH_ASSIGN_OR_RETURN(Account o, AccountOfKind(c, org, AccountKind::kOrg));
+    MH_ASSIGN_OR_RETURN(Account u, AccountOfKind(c, user, AccountKind::kUser));
+    return ModifyExisting(c, "DELETE FROM memberships WHERE org_id = ?1 AND user_id = ?2",
+                          "'" + user + "' is not a member of '" + org + "'", o.id, u.id);
+  });
+}
+
+Result<std::vector<Membership>> SqliteMetadataStore::ListMembershipsOfUser(int64_t user_id) {
+  return Read([&](SqliteConn& c) -> Result<std::vector<Membership>> {
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("SELECT o.name, u.name, m.role FROM memberships m "
+                                                 "JOIN accounts o ON o.id = m.org_id "
+                                                 "JOIN accounts u ON u.id = m.user_id "
+                                                 "WHERE m.user_id = ?1 ORDER BY o.name"));
+    st.BindAll(user_id);
+    std::vector<Membership> out;
+    while (true) {
+      MH_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      Membership m;
+      m.org = st.Text(0);
+      m.user = st.Text(1);
+      MH_ASSIGN_OR_RETURN(m.role, ParseOrgRole(st.Text(2)));
+      out.push_back(std::move(m));
+    }
+    return out;
+  });
+}
+
+Result<std::optional<OrgRole>> SqliteMetadataStore::GetMemberRole(int64_t org_id, int64_t user_id) {
+  return Read([&](SqliteConn& c) -> Result<std::optional<OrgRole>> {
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("SELECT role FROM memberships WHERE org_id = ?1 AND user_id = ?2"));
+    st.BindAll(org_id, user_id);
+    MH_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return std::optional<OrgRole>();
+    MH_ASSIGN_OR_RETURN(OrgRole role, ParseOrgRole(st.Text(0)));
+    return std::optional<OrgRole>(role);
+  });
+}
+
+// ---- Tokens ----
+
+Result<Token> SqliteMetadataStore::CreateToken(int64_t user_id, const std::string& display_name, TokenRole role,
+                                               const std::string& secret_sha256_hex) {
+  if (display_name.empty()) return Status::InvalidArgument("token display name must not be empty");
+  MH_RETURN_IF_ERROR(CheckSha256("token secret hash", secret_sha256_hex));
+  return Write([&](SqliteConn& c) -> Result<Token> {
+    MH_ASSIGN_OR_RETURN(Account user, AccountById(c, user_id));
+    if (user.kind != AccountKind::kUser) {
+      return Status::InvalidArgument("tokens belong to users; '" + user.name + "' is an organization");
+    }
+    Token t;
+    t.user_id = user_id;
+    t.display_name = display_name;
+    t.role = role;
+    t.created_ms = NowMs();
+    MH_ASSIGN_OR_RETURN(SqliteStmt st,
+                        c.Prepare("INSERT INTO tokens (user_id, display_name, role, secret_sha256, created_ms) "
+                                  "VALUES (?1, ?2, ?3, ?4, ?5)"));
+    st.BindAll(user_id, display_name, TokenRoleName(role), secret_sha256_hex, t.created_ms);
+    MH_RETURN_IF_ERROR(Explain(st.Run(), "a token with this secret already exists"));
+    t.id = c.LastInsertRowid();
+    return t;
+  });
+}
+
+Result<Token> SqliteMetadataStore::FindTokenBySecretHash(const std::string& secret_sha256_hex) {
+  return Read([&](SqliteConn& c) -> Result<Token> {
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare(std::string("SELECT ") + kTokenColumns +
+                                                 " FROM tokens WHERE secret_sha256 = ?1 AND revoked_ms IS NULL"));
+    st.BindAll(secret_sha256_hex);
+    MH_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return Status::NotFound("token not found or revoked");
+    return ReadToken(st);
+  });
+}
+
+Status SqliteMetadataStore::RevokeToken(int64_t user_id, const std::string& display_name) {
+  return Write([&](SqliteConn& c) {
+    return ModifyExisting(c,
+                          "UPDATE tokens SET revoked_ms = ?3 "
+                          "WHERE user_id = ?1 AND display_name = ?2 AND revoked_ms IS NULL",
+                          "no valid token named '" + display_name + "'", user_id, display_name, NowMs());
+  });
+}
+
+Result<std::vector<Token>> SqliteMetadataStore::ListTokens(int64_t user_id) {
+  return Read([&](SqliteConn& c) -> Result<std::vector<Token>> {
+    MH_ASSIGN_OR_RETURN(SqliteStmt st,
+                        c.Prepare(std::string("SELECT ") + kTokenColumns +
+                                  " FROM tokens WHERE user_id = ?1 ORDER BY id"));
+    st.BindAll(user_id);
+    std::vector<Token> out;
+    while (true) {
+      MH_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      MH_ASSIGN_OR_RETURN(Token t, ReadToken(st));
+      out.push_back(std::move(t));
+    }
+    return out;
+  });
+}
+
+// ---- Repositories ----
+
+Result<RepoRecord> SqliteMetadataStore::CreateRepo(RepoType type, const std::string& ns, const std::string& name,
+                                                   bool is_private) {
+  MH_RETURN_IF_ERROR(CheckName("repository name", name));
+  return Write([&](SqliteConn& c) -> Result<RepoRecord> {
+    MH_ASSIGN_OR_RETURN(Account owner, AccountByName(c, ns));
+    RepoRecord r;
+    r.type = type;
+    r.ns = owner.name;
+    r.name = name;
+    r.is_private = is_private;
+    r.created_ms = r.last_modified_ms = NowMs();
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("INSERT INTO repos (type, owner_id, name, is_private, created_ms, "
+                                                 "last_modified_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)"));
+    st.BindAll(RepoTypeName(type), owner.id, name, is_private, r.created_ms);
+    MH_RETURN_IF_ERROR(
+        Explain(st.Run(), std::string(RepoTypeName(type)) + " repository '" + r.FullId() + "' already exists"));
+    r.id = c.LastInsertRowid();
+    return r;
+  });
+}
+
+Result<RepoRecord> SqliteMetadataStore::GetRepo(RepoType type, const std::string& ns, const std::string& name) {
+  return Read([&](SqliteConn& c) -> Result<RepoRecord> {
+    MH_ASSIGN_OR_RETURN(SqliteStmt st,
+                        c.Prepare(std::string(kSelectRepo) + "WHERE r.type = ?1 AND a.name = ?2 AND r.name = ?3"));
+    st.BindAll(RepoTypeName(type), ns, name);
+    MH_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) {
+      return Status::NotFound(std::string(RepoTypeName(type)) + " repository '" + ns + "/" + name + "' not found");
+    }
+    return ReadRepo(st);
+  });
+}
+
+Result<RepoRecord> SqliteMetadataStore::GetRepoById(int64_t id) {
+  return Read([&](SqliteConn& c) { return RepoById(c, id); });
+}
+
+Status SqliteMetadataStore::DeleteRepo(int64_t id) {
+  // lfs_links and upload_sessions go with it (ON DELETE CASCADE).
+  return Write([&](SqliteConn& c) {
+    return ModifyExisting(c, "DELETE FROM repos WHERE id = ?1", RepoNotFoundMessage(id), id);
+  });
+}
+
+Status SqliteMetadataStore::MoveRepo(int64_t id, const std::string& new_ns, const std::string& new_name) {
+  MH_RETURN_IF_ERROR(CheckName("repository name", new_name));
+  return Write([&](SqliteConn& c) -> Status {
+    MH_ASSIGN_OR_RETURN(RepoRecord r, RepoById(c, id));
+    MH_ASSIGN_OR_RETURN(Account owner, AccountByName(c, new_ns));
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("UPDATE repos SET owner_id = ?2, name = ?3 WHERE id = ?1"));
+    st.BindAll(id, owner.id, new_name);
+    return Explain(st.Run(), std::string(RepoTypeName(r.type)) + " repository '" + new_ns + "/" + new_name +
+                                 "' already exists");
+  });
+}
+
+Status SqliteMetadataStore::SetRepoPrivate(int64_t id, bool is_private) {
+  return Write([&](SqliteConn& c) {
+    return ModifyExisting(c, "UPDATE repos SET is_private = ?2 WHERE id = ?1", RepoNotFoundMessage(id), id, is_private);
+  });
+}
+
+Status SqliteMetadataStore::TouchRepo(int64_t id, int64_t last_modified_ms) {
+  return Write([&](SqliteConn& c) {
+    return ModifyExisting(c, "UPDATE repos SET last_modified_ms = ?2 WHERE id = ?1", RepoNotFoundMessage(id), id,
+                          last_modified_ms);
+  });
+}
+
+Result<std::vector<RepoRecord>> SqliteMetadataStore::ListRepos(const RepoQuery& q) {
+  if (q.offset < 0 || q.limit < 0) return Status::InvalidArgument("offset and limit must not be negative");
+  if (q.limit == 0) return std::vector<RepoRecord>();
+  // Only fixed fragments are appended, so the statement cache holds a few dozen variants at most.
+  std::string sql = std::string(kSelectRepo) + "WHERE r.type = ?1";
+  if (!q.search.empty()) sql += " AND instr(lower(a.name || '/' || r.name), ?2) > 0";
+  if (!q.author.empty()) sql += " AND a.name = ?3";
+  if (!q.viewer_is_admin) {
+    sql +=
+        " AND (r.is_private = 0 OR r.owner_id = ?4 OR EXISTS "
+        "(SELECT 1 FROM memberships m WHERE m.org_id = r.owner_id AND m.user_id = ?4))";
+  }
+  const char* dir = q.descending ? " DESC" : " ASC";
+  sql += std::string(" ORDER BY ") + SortColumn(q.sort) + dir;
+  if (q.sort != RepoSort::kId) sql += std::string(", r.id") + dir;  // ties: stable pages
+  sql += " LIMIT ?5 OFFSET ?6";
+  return Read([&](SqliteConn& c) -> Result<std::vector<RepoRecord>> {
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare(sql));
+    // Parameters absent from this variant still exist (?6 is always the highest), so binding them is harmless.
+    st.BindAll(RepoTypeName(q.type), ToLower(q.search), q.author, q.viewer_user_id, q.limit, q.offset);
+    std::vector<RepoRecord> out;
+    while (true) {
+      MH_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      MH_ASSIGN_OR_RETURN(RepoRecord r, ReadRepo(st));
+      out.push_back(std::move(r));
+    }
+    return out;
+  });
+}
+
+// ---- LFS objects ----
+
+Status SqliteMetadataStore::PutLfsObject(const LfsObject& obj) {
+  MH_RETURN_IF_ERROR(CheckSha256("LFS oid", obj.oid));
+  if (obj.size < 0) return Status::InvalidArgument("LFS object size must not be negative");
+  return Write([&](SqliteConn& c) -> Status {
+    MH_ASSIGN_OR_RETURN(SqliteStmt ins, c.Prepare("INSERT INTO lfs_objects (oid, size, created_ms) VALUES (?1, ?2, ?3) "
+                                                  "ON CONFLICT (oid) DO NOTHING"));
+    ins.BindAll(obj.oid, obj.size, obj.created_ms != 0 ? obj.created_ms : NowMs());
+    MH_RETURN_IF_ERROR(ins.Run());
+    if (c.Changes() != 0) return Status::Ok();
+    MH_ASSIGN_OR_RETURN(SqliteStmt sel, c.Prepare("SELECT size FROM lfs_objects WHERE oid = ?1"));
+    sel.BindAll(obj.oid);
+    MH_ASSIGN_OR_RETURN(bool row, sel.Step());
+    if (row && sel.Int64(0) != obj.size) {
+      return Status::Conflict("LFS object " + obj.oid + " is registered with size " + std::to_string(sel.Int64(0)) +
+                              ", not " + std::to_string(obj.size));
+    }
+    return Status::Ok();
+  });
+}
+
+Result<LfsObject> SqliteMetadataStore::GetLfsObject(const std::string& oid) {
+  return Read([&](SqliteConn& c) -> Result<LfsObject> {
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("SELECT oid, size, created_ms FROM lfs_objects WHERE oid = ?1"));
+    st.BindAll(oid);
+    MH_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return Status::NotFound("LFS object " + oid + " not found");
+    LfsObject o;
+    o.oid = st.Text(0);
+    o.size = st.Int64(1);
+    o.created_ms = st.Int64(2);
+    return o;
+  });
+}
+
+Status SqliteMetadataStore::LinkLfsObject(int64_t repo_id, const std::string& oid) {
+  return Write([&](SqliteConn& c) -> Status {
+    MH_RETURN_IF_ERROR(CheckRepoExists(c, repo_id));
+    MH_ASSIGN_OR_RETURN(SqliteStmt obj, c.Prepare("SELECT 1 FROM lfs_objects WHERE oid = ?1"));
+    obj.BindAll(oid);
+    MH_ASSIGN_OR_RETURN(bool known, obj.Step());
+    if (!known) return Status::NotFound("LFS object " + oid + " not found");
+    MH_ASSIGN_OR_RETURN(SqliteStmt ins,
+                        c.Prepare("INSERT INTO lfs_links (repo_id, oid, created_ms) VALUES (?1, ?2, ?3) "
+                                  "ON CONFLICT (repo_id, oid) DO NOTHING"));
+    ins.BindAll(repo_id, oid, NowMs());
+    return ins.Run();
+  });
+}
+
+Result<bool> SqliteMetadataStore::IsLfsObjectLinked(int64_t repo_id, const std::string& oid) {
+  return Read([&](SqliteConn& c) -> Result<bool> {
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("SELECT 1 FROM lfs_links WHERE repo_id = ?1 AND oid = ?2"));
+    st.BindAll(repo_id, oid);
+    return st.Step();
+  });
+}
+
+// ---- Upload sessions ----
+
+Status SqliteMetadataStore::PutUploadSession(const UploadSession& s) {
+  if (!IsUrlSafe(s.id)) return Status::InvalidArgument("upload session id must be non-empty and url-safe");
+  MH_RETURN_IF_ERROR(CheckSha256("LFS oid", s.oid));
+  if (s.size < 0 || s.part_size < 0 || s.part_count < 0) {
+    return Status::InvalidArgument("upload session sizes and counts must not be negative");
+  }
+  return Write([&](SqliteConn& c) -> Status {
+    MH_RETURN_IF_ERROR(CheckRepoExists(c, s.repo_id));
+    MH_ASSIGN_OR_RETURN(SqliteStmt st,
+                        c.Prepare("INSERT INTO upload_sessions (id, repo_id, oid, size, part_size, part_count, "
+                                  "created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING"));
+    st.BindAll(s.id, s.repo_id, s.oid, s.size, s.part_size, s.part_count, s.created_ms != 0 ? s.created_ms : NowMs());
+    MH_RETURN_IF_ERROR(st.Run());
+    if (c.Changes() != 0) return Status::Ok();
+    // Same id again: a retried Put of the same session is fine, anything else is a clash.
+    MH_ASSIGN_OR_RETURN(UploadSession old, SessionById(c, s.id));
+    bool same = old.repo_id == s.repo_id && old.oid == s.oid && old.size == s.size && old.part_size == s.part_size &&
+                old.part_count == s.part_count && (s.created_ms == 0 || old.created_ms == s.created_ms);
+    if (!same) return Status::Conflict("upload session '" + s.id + "' already exists with other parameters");
+    return Status::Ok();
+  });
+}
+
+Result<UploadSession> SqliteMetadataStore::GetUploadSession(const std::string& id) {
+  return Read([&](SqliteConn& c) { return SessionById(c, id); });
+}
+
+Status SqliteMetadataStore::DeleteUploadSession(const std::string& id) {
+  return Write([&](SqliteConn& c) {
+    return ModifyExisting(c, "DELETE FROM upload_sessions WHERE id = ?1", "upload session '" + id + "' not found", id);
+  });
+}
+
+}  // namespace modelhub
