@@ -1,0 +1,114 @@
+// Hub: the HTTP API of modelhub — the Hugging Face Hub API as the official
+// clients call it (docs/compat.md lists every route), the git-lfs batch API,
+// and the signed upload/download URLs those hand out.
+//
+// Hub owns no storage: it is handed the metadata store, the content store and
+// the data folder by server/. Handlers never touch SQL or files directly.
+// Thread-safety: Handle() is called concurrently from connection threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "auth/auth.h"
+#include "common/status.h"
+#include "net/http.h"
+#include "net/metrics.h"
+#include "repo/git_repo.h"
+#include "storage/cas/content_store.h"
+#include "storage/meta/metadata_store.h"
+
+namespace modelhub {
+
+struct HubConfig {
+  std::string public_url = "http://127.0.0.1:8080";  // no trailing '/'; may carry a path prefix
+  std::string repos_dir;                             // bare git repositories: <repos_dir>/<id>.git
+  std::string signing_key;                           // HMAC key for signed URLs
+  int64_t max_json_body = 16LL << 20;                // JSON request bodies
+  int64_t max_commit_body = 2LL << 30;               // NDJSON commit bodies
+  int64_t max_inline_file = 64LL << 20;              // one base64-decoded "file" entry
+  int64_t max_lfs_object = 5LL << 40;                // one LFS object
+  int64_t multipart_threshold = 64LL << 20;          // LFS uploads above this use multipart (when offered)
+  int64_t multipart_part_size = 64LL << 20;
+  int64_t signed_url_ttl_s = 24 * 3600;
+  int64_t regular_file_max = 10LL << 20;  // preupload: at or above this size => lfs
+};
+
+struct RepoRef;  // a resolved /api/{type}s/{ns}/{name}
+
+class Hub {
+ public:
+  Hub(HubConfig config, MetadataStore* meta, ContentStore* content, Metrics* metrics);
+  void Handle(Request& req, Response& resp);
+
+  // Creates a repository (DB row + git repository with its initial commit).
+  Result<RepoRecord> CreateRepo(RepoType type, const std::string& ns, const std::string& name, bool is_private,
+                                const std::string& author);
+
+ private:
+  Status Route(Request& req, Response& resp);
+  Status RouteApiRepo(Request& req, Response& resp, RepoType type, const std::vector<std::string>& segs);
+  Status RouteFileRoutes(Request& req, Response& resp, RepoType type, const std::vector<std::string>& segs);
+
+  // Handlers (hub_*.cc).
+  Status HandleWhoami(Request& req, Response& resp);
+  Status HandleCreateRepo(Request& req, Response& resp);
+  Status HandleDeleteRepo(Request& req, Response& resp);
+  Status HandleMoveRepo(Request& req, Response& resp);
+  Status HandleListRepos(Request& req, Response& resp, RepoType type);
+  Status HandleRepoInfo(Request& req, Response& resp, RepoRef& repo, const std::string& rev);
+  Status HandleSettings(Request& req, Response& resp, RepoRef& repo);
+  Status HandleTree(Request& req, Response& resp, RepoRef& repo, const std::vector<std::string>& rest);
+  Status HandlePathsInfo(Request& req, Response& resp, RepoRef& repo, const std::string& rev);
+  Status HandleRefs(Request& req, Response& resp, RepoRef& repo);
+  Status HandleCommits(Request& req, Response& resp, RepoRef& repo, const std::vector<std::string>& rest);
+  Status HandleBranch(Request& req, Response& resp, RepoRef& repo, const std::string& branch);
+  Status HandleTag(Request& req, Response& resp, RepoRef& repo, const std::string& name);
+  Status HandlePreupload(Request& req, Response& resp, RepoRef& repo, const std::string& rev);
+  Status HandleCommit(Request& req, Response& resp, RepoRef& repo, const std::string& rev);
+  Status HandleResolve(Request& req, Response& resp, RepoRef& repo, const std::vector<std::string>& rest, bool raw);
+  Status HandleValidateYaml(Request& req, Response& resp);
+
+  // LFS (hub_lfs.cc).
+  Status HandleLfsBatch(Request& req, Response& resp, RepoRef& repo);
+  Status HandleLfsVerify(Request& req, Response& resp, RepoRef& repo);
+  Status HandleLfsLocks(Request& req, Response& resp, RepoRef& repo);
+  Status HandleSignedUpload(Request& req, Response& resp, const std::vector<std::string>& segs);
+  Status HandleSignedPart(Request& req, Response& resp, const std::vector<std::string>& segs);
+  Status HandleSignedComplete(Request& req, Response& resp, const std::vector<std::string>& segs);
+  Status HandleSignedDownload(Request& req, Response& resp, const std::vector<std::string>& segs);
+
+  // Helpers (hub.cc).
+  Result<Viewer> Auth(const Request& req);
+  // Loads repo ns/name of type and checks the viewer may read it.
+  Result<RepoRef> LoadRepo(const Request& req, RepoType type, const std::string& ns, const std::string& name);
+  Result<std::unique_ptr<GitRepo>> OpenGit(const RepoRecord& rec);
+  std::string RepoDir(int64_t id) const;
+  std::string RepoUrl(const RepoRecord& rec) const;  // public URL of the repo page
+  std::string SignPath(const std::string& method, const std::string& path, int64_t exp) const;
+  std::string SignedUrl(const std::string& method, const std::string& path) const;
+  Status VerifySigned(const Request& req, const std::string& method) const;
+  // Serves [range of] content: small bytes or an LFS object.
+  Status ServeBytes(Request& req, Response& resp, const std::string& bytes, const std::string& etag);
+  Status ServeLfsObject(Request& req, Response& resp, const std::string& oid, int64_t size);
+  // Resolves "rev[/path...]" segments where rev may itself contain '/'.
+  Result<std::pair<std::string, std::string>> SplitRevision(GitRepo& git, const std::vector<std::string>& segs,
+                                                            size_t from);
+  // Absolute URL of the current request with "cursor" (or page param) replaced, for Link headers.
+  std::string NextPageUrl(const Request& req, const std::string& cursor_param, int64_t cursor) const;
+  // Path prefix of the public URL ("" or "/prefix"), stripped from incoming paths.
+  std::string PublicPrefix() const;
+
+  HubConfig config_;
+  MetadataStore* meta_;
+  ContentStore* content_;
+  Metrics* metrics_;
+  Authenticator auth_;
+};
+
+}  // namespace modelhub

@@ -1,0 +1,275 @@
+// POST /api/{type}s/{repo}/commit/{rev}: the NDJSON commit.
+//
+// The body is parsed line by line as it streams in (it may be hundreds of MB
+// of base64). Every operation is validated before anything is written; the
+// branch then moves by compare-and-swap, so a commit is all or nothing.
+#include <fmt/format.h>
+
+#include "api/hub_internal.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "common/time_util.h"
+#include "repo/path_rules.h"
+
+namespace modelhub {
+
+namespace {
+
+struct ParsedCommit {
+  std::string summary;
+  std::string description;
+  std::optional<std::string> parent;
+  std::vector<FileOp> ops;
+  struct LfsRef {
+    std::string path;
+    std::string oid;
+    int64_t size;
+  };
+  std::vector<LfsRef> lfs;  // also present in ops as pointer upserts
+  struct Copy {
+    std::string src;
+    std::string dst;
+    std::string src_rev;
+  };
+  std::vector<Copy> copies;
+  bool saw_header = false;
+};
+
+std::string StrField(const json& v, const char* key) {
+  if (v.contains(key) && v[key].is_string()) return v[key].get<std::string>();
+  return "";
+}
+
+}  // namespace
+
+Status Hub::HandleCommit(Request& req, Response& resp, RepoRef& repo, const std::string& rev) {
+  if (QueryBool(req, "create_pr", false)) return Status::NotImplemented("Pull requests are not supported yet");
+  MH_RETURN_IF_ERROR(auth_.CheckWrite(repo.viewer, repo.rec));
+  MH_ASSIGN_OR_RETURN(auto git, OpenGit(repo.rec));
+  std::string branch = rev;
+  if (branch.rfind("refs/heads/", 0) == 0) branch = branch.substr(11);
+  MH_ASSIGN_OR_RETURN(bool is_branch, git->IsBranch(branch));
+  if (!is_branch) {
+    if (git->ResolveRevision(rev).ok()) {
+      return Status::InvalidArgument("Commits can only be made on a branch; '" + rev + "' is not a branch");
+    }
+    return RevisionNotFoundStatus(rev);
+  }
+  if (req.content_length > config_.max_commit_body) {
+    return Status::TooLarge(fmt::format("Commit body exceeds the limit of {} bytes", config_.max_commit_body));
+  }
+
+  // ---- stream-parse the NDJSON body ----
+  ParsedCommit pc;
+  std::string pending;
+  int64_t total = 0;
+  int64_t line_no = 0;
+  int64_t max_line = config_.max_inline_file / 3 * 4 + 4096;
+  auto handle_line = [&](std::string_view line) -> Status {
+    ++line_no;
+    if (Trim(line).empty()) return Status::Ok();
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      return Status::InvalidArgument(fmt::format("Malformed NDJSON: line {} is not a JSON object", line_no));
+    }
+    if (!j.contains("key") || !j["key"].is_string() || !j.contains("value") || !j["value"].is_object()) {
+      return Status::InvalidArgument(fmt::format("Line {}: expected {{\"key\": ..., \"value\": {{...}}}}", line_no));
+    }
+    std::string key = j["key"].get<std::string>();
+    const json& v = j["value"];
+    if (key == "header") {
+      if (pc.saw_header) return Status::InvalidArgument("Duplicate header line");
+      pc.saw_header = true;
+      pc.summary = StrField(v, "summary");
+      pc.description = StrField(v, "description");
+      if (v.contains("parentCommit") && !v["parentCommit"].is_null()) {
+        std::string p = StrField(v, "parentCommit");
+        if (p.size() < 4 || p.size() > 40 || !IsHex(p)) return Status::InvalidArgument("Invalid parentCommit");
+        pc.parent = ToLower(p);
+      }
+      return Status::Ok();
+    }
+    std::string path = StrField(v, "path");
+    if (key == "file") {
+      MH_RETURN_IF_ERROR(ValidateFilePath(path));
+      std::string encoding = v.contains("encoding") ? StrField(v, "encoding") : "base64";
+      if (!v.contains("content") || !v["content"].is_string()) {
+        return Status::InvalidArgument("Line " + std::to_string(line_no) + ": file needs \"content\"");
+      }
+      std::string content;
+      if (encoding == "base64") {
+        auto d = Base64Decode(v["content"].get<std::string>());
+        if (!d) return Status::InvalidArgument("Invalid base64 content for " + path);
+        content = std::move(*d);
+      } else if (encoding == "utf-8" || encoding == "utf8") {
+        content = v["content"].get<std::string>();
+      } else {
+        return Status::InvalidArgument("Unknown encoding '" + encoding + "' for " + path);
+      }
+      if (int64_t(content.size()) > config_.max_inline_file) {
+        return Status::TooLarge(fmt::format("{} is larger than {} bytes; upload it with LFS", path,
+                                            config_.max_inline_file));
+      }
+      pc.ops.push_back({FileOp::Kind::kUpsert, path, std::move(content)});
+      return Status::Ok();
+    }
+    if (key == "lfsFile") {
+      MH_RETURN_IF_ERROR(ValidateFilePath(path));
+      std::string algo = v.contains("algo") ? StrField(v, "algo") : "sha256";
+      if (algo != "sha256") return Status::InvalidArgument("Unsupported LFS algo '" + algo + "'");
+      std::string oid = ToLower(StrField(v, "oid"));
+      if (!IsSha256Hex(oid)) return Status::InvalidArgument("Invalid LFS oid for " + path);
+      int64_t size = -1;
+      if (v.contains("size") && !v["size"].is_null()) {
+        if (!v["size"].is_number_integer() || v["size"].get<int64_t>() < 0) {
+          return Status::InvalidArgument("Invalid LFS size for " + path);
+        }
+        size = v["size"].get<int64_t>();
+      }
+      pc.lfs.push_back({path, oid, size});
+      return Status::Ok();
+    }
+    if (key == "deletedFile") {
+      MH_RETURN_IF_ERROR(ValidateFilePath(path));
+      pc.ops.push_back({FileOp::Kind::kDelete, path, ""});
+      return Status::Ok();
+    }
+    if (key == "deletedFolder") {
+      std::string p = path;
+      while (!p.empty() && p.back() == '/') p.pop_back();
+      MH_RETURN_IF_ERROR(ValidateFilePath(p));
+      pc.ops.push_back({FileOp::Kind::kDeleteFolder, p, ""});
+      return Status::Ok();
+    }
+    if (key == "copyFile") {
+      std::string src = StrField(v, "oldPath");
+      if (src.empty()) src = StrField(v, "srcPath");
+      MH_RETURN_IF_ERROR(ValidateFilePath(path));
+      MH_RETURN_IF_ERROR(ValidateFilePath(src));
+      pc.copies.push_back({src, path, StrField(v, "srcRevision")});
+      return Status::Ok();
+    }
+    return Status::InvalidArgument(fmt::format("Line {}: unknown operation key '{}'", line_no, key));
+  };
+
+  std::vector<char> buf(1 << 20);
+  while (true) {
+    MH_ASSIGN_OR_RETURN(size_t n, req.body->Read(buf.data(), buf.size()));
+    if (n == 0) break;
+    total += int64_t(n);
+    if (total > config_.max_commit_body) {
+      return Status::TooLarge(fmt::format("Commit body exceeds the limit of {} bytes", config_.max_commit_body));
+    }
+    pending.append(buf.data(), n);
+    size_t start = 0;
+    while (true) {
+      size_t nl = pending.find('\n', start);
+      if (nl == std::string::npos) break;
+      MH_RETURN_IF_ERROR(handle_line(std::string_view(pending).substr(start, nl - start)));
+      start = nl + 1;
+    }
+    pending.erase(0, start);
+    if (int64_t(pending.size()) > max_line) {
+      return Status::TooLarge(fmt::format("NDJSON line {} is longer than {} bytes", line_no + 1, max_line));
+    }
+  }
+  if (!pending.empty()) MH_RETURN_IF_ERROR(handle_line(pending));
+  if (!pc.saw_header) return Status::InvalidArgument("The commit has no header line");
+  if (pc.summary.empty()) pc.summary = "Upload with modelhub";
+  if (pc.ops.empty() && pc.lfs.empty() && pc.copies.empty()) {
+    return Status::InvalidArgument("The commit has no operations");
+  }
+
+  // ---- resolve LFS references and copies against the store / the repo ----
+  MH_ASSIGN_OR_RETURN(std::string head, git->ResolveRevision(branch));
+  for (auto& l : pc.lfs) {
+    auto obj = meta_->GetLfsObject(l.oid);
+    MH_ASSIGN_OR_RETURN(bool linked, meta_->IsLfsObjectLinked(repo.rec.id, l.oid));
+    if (!obj.ok() || !linked) {
+      return Status::InvalidArgument(fmt::format(
+          "LFS object {} for {} was never uploaded to this repository; upload it through the LFS batch API first",
+          l.oid, l.path));
+    }
+    if (l.size >= 0 && l.size != obj->size) {
+      return Status::InvalidArgument(
+          fmt::format("LFS object {} has size {}, not {} as declared for {}", l.oid, obj->size, l.size, l.path));
+    }
+    l.size = obj->size;
+    pc.ops.push_back({FileOp::Kind::kUpsert, l.path, FormatLfsPointer(l.oid, l.size)});
+  }
+  for (const auto& c : pc.copies) {
+    std::string src_commit = head;
+    if (!c.src_rev.empty()) {
+      auto r = git->ResolveRevision(c.src_rev);
+      if (!r.ok()) return RevisionNotFoundStatus(c.src_rev);
+      src_commit = *r;
+    }
+    auto st = git->Stat(src_commit, c.src);
+    if (!st.ok() || st->type != TreeEntry::Type::kFile) {
+      return Status::NotFound("Cannot copy " + c.src + ": no such file", "EntryNotFound");
+    }
+    MH_ASSIGN_OR_RETURN(std::string content, git->ReadBlob(st->oid));
+    pc.ops.push_back({FileOp::Kind::kUpsert, c.dst, std::move(content)});
+  }
+
+  // ---- make sure every LFS path is covered by .gitattributes (so git clones smudge) ----
+  auto ensure_attrs = [&](const std::string& base_commit, std::vector<FileOp>& ops) -> Status {
+    std::string attrs;
+    bool attrs_in_ops = false;
+    for (const auto& op : ops) {
+      if (op.path == ".gitattributes" && op.kind == FileOp::Kind::kUpsert) {
+        attrs = op.content;
+        attrs_in_ops = true;
+      }
+    }
+    if (!attrs_in_ops) {
+      auto st = git->Stat(base_commit, ".gitattributes");
+      if (st.ok() && st->type == TreeEntry::Type::kFile) {
+        MH_ASSIGN_OR_RETURN(attrs, git->ReadBlob(st->oid));
+      }
+    }
+    std::string added;
+    for (const auto& l : pc.lfs) {
+      if (!IsLfsTracked(attrs + added, l.path)) added += LfsAttributeLine(l.path);
+    }
+    if (added.empty()) return Status::Ok();
+    if (!attrs.empty() && attrs.back() != '\n') attrs += '\n';
+    ops.push_back({FileOp::Kind::kUpsert, ".gitattributes", attrs + added});
+    return Status::Ok();
+  };
+
+  GitSignature sig{repo.viewer.user->name, repo.viewer.user->name + "@users.noreply.modelhub", 0};
+  std::string message = pc.summary;
+  if (!pc.description.empty()) message += "\n\n" + pc.description;
+  std::string new_commit;
+  // Without parentCommit the commit applies on the latest head: retry if another writer won the race.
+  for (int attempt = 0;; ++attempt) {
+    std::vector<FileOp> ops = pc.ops;
+    MH_RETURN_IF_ERROR(ensure_attrs(head, ops));
+    auto r = git->Commit(branch, pc.parent ? pc.parent : std::optional<std::string>(head), ops, sig, message);
+    if (r.ok()) {
+      new_commit = *r;
+      break;
+    }
+    if (r.status().code() == Code::kPreconditionFailed && !pc.parent && attempt < 20) {
+      MH_ASSIGN_OR_RETURN(head, git->ResolveRevision(branch));
+      continue;
+    }
+    if (r.status().code() == Code::kPreconditionFailed) {
+      return Status::PreconditionFailed(
+          "The branch was updated since you opened this page: parentCommit " + pc.parent.value_or(head) +
+          " is not the head of " + branch);
+    }
+    return r.status();
+  }
+  for (const auto& l : pc.lfs) (void)meta_->LinkLfsObject(repo.rec.id, l.oid);
+  (void)meta_->TouchRepo(repo.rec.id, NowMs());
+  LogInfo("commit {} on {}@{} by {} ({} ops)", new_commit.substr(0, 12), repo.rec.FullId(), branch,
+          repo.viewer.user->name, pc.ops.size());
+  std::string commit_url = RepoUrl(repo.rec) + "/commit/" + new_commit;
+  WriteJson(resp, 200, json{{"commitOid", new_commit}, {"commitUrl", commit_url}, {"pullRequestUrl", nullptr},
+                            {"success", true}});
+  return Status::Ok();
+}
+
+}  // namespace modelhub

@@ -1,0 +1,42 @@
+// Private helpers shared by the hub_*.cc files. Not part of the API surface.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "api/hub.h"
+
+namespace modelhub {
+
+using json = nlohmann::json;
+
+struct RepoRef {
+  RepoRecord rec;
+  Viewer viewer;
+};
+
+// The one place Status codes become HTTP statuses.
+int HttpStatusFor(const Status& s);
+void WriteError(Response& resp, const Status& s);
+void WriteJson(Response& resp, int status, const json& j);
+
+// Parses a JSON request body (size-limited). InvalidArgument on malformed JSON.
+Result<json> ReadJsonBody(Request& req, int64_t max_bytes);
+
+// Query/body parameter helpers.
+bool QueryBool(const Request& req, const std::string& name, bool dflt);
+std::string JoinDecoded(const std::vector<std::string>& segs, size_t from);
+Result<std::string> DecodeSegment(const std::string& raw);
+
+RepoType RepoTypeFromPlural(const std::string& s, bool* ok);
+std::string RepoTypePlural(RepoType t);
+// URL prefix of a repo's file routes: "" for models, "datasets/" for datasets.
+std::string RepoPathPrefix(RepoType t);
+
+Status RepoNotFoundStatus();
+Status RevisionNotFoundStatus(const std::string& rev);
+Status EntryNotFoundStatus(const std::string& path);
+
+}  // namespace modelhub

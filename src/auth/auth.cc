@@ -1,0 +1,107 @@
+#include "auth/auth.h"
+
+#include "common/fs.h"
+#include "common/strings.h"
+#include "crypto/sha256.h"
+
+namespace modelhub {
+
+namespace {
+const char kInvalidCredentials[] = "Invalid credentials in Authorization header";
+}
+
+std::string Authenticator::NewTokenSecret() {
+  static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::string raw = RandomBytes(34);
+  std::string out = "hf_";
+  for (unsigned char c : raw) out += kAlphabet[c % 62];  // 256 % 62 bias is negligible for 34 chars of entropy
+  return out;
+}
+
+std::string Authenticator::HashToken(std::string_view secret) { return Sha256Hex(secret); }
+
+Result<Viewer> Authenticator::Authenticate(std::optional<std::string_view> authorization) {
+  Viewer v;
+  if (!authorization || Trim(*authorization).empty()) return v;
+  std::string h = Trim(*authorization);
+  std::string secret;
+  std::string lower = ToLower(h.substr(0, 7));
+  if (lower.rfind("bearer ", 0) == 0) {
+    secret = Trim(std::string_view(h).substr(7));
+  } else if (lower.rfind("basic ", 0) == 0) {
+    auto decoded = Base64Decode(Trim(std::string_view(h).substr(6)));
+    if (!decoded) return Status::Unauthorized(kInvalidCredentials);
+    auto colon = decoded->find(':');
+    if (colon == std::string::npos) return Status::Unauthorized(kInvalidCredentials);
+    secret = decoded->substr(colon + 1);
+  } else {
+    return Status::Unauthorized(kInvalidCredentials);
+  }
+  if (secret.empty() || secret.size() > 256) return Status::Unauthorized(kInvalidCredentials);
+  auto token = meta_->FindTokenBySecretHash(HashToken(secret));
+  if (!token.ok()) {
+    if (token.status().IsNotFound()) return Status::Unauthorized(kInvalidCredentials);
+    return token.status();
+  }
+  MH_ASSIGN_OR_RETURN(Account user, meta_->GetAccountById(token->user_id));
+  v.user = std::move(user);
+  v.token = std::move(token).value();
+  return v;
+}
+
+Result<std::optional<OrgRole>> Authenticator::RoleIn(const Viewer& v, const std::string& ns) {
+  if (!v.user) return std::optional<OrgRole>();
+  if (v.user->is_admin || v.user->name == ns) return std::optional<OrgRole>(OrgRole::kAdmin);
+  auto owner = meta_->GetAccount(ns);
+  if (!owner.ok()) {
+    if (owner.status().IsNotFound()) return std::optional<OrgRole>();
+    return owner.status();
+  }
+  if (owner->kind != AccountKind::kOrg) return std::optional<OrgRole>();
+  return meta_->GetMemberRole(owner->id, v.user->id);
+}
+
+static Status RepoNotFound() {
+  return Status::NotFound(
+      "Repository not found. Check the repo id and type, and that you are authenticated with a token that may read it.",
+      "RepoNotFound");
+}
+
+Status Authenticator::CheckRead(const Viewer& v, const RepoRecord& repo) {
+  if (!repo.is_private) return Status::Ok();
+  MH_ASSIGN_OR_RETURN(auto role, RoleIn(v, repo.ns));
+  if (role) return Status::Ok();
+  return RepoNotFound();
+}
+
+Status Authenticator::CheckWrite(const Viewer& v, const RepoRecord& repo) {
+  MH_RETURN_IF_ERROR(CheckRead(v, repo));
+  if (v.anonymous()) return Status::Unauthorized("You must be authenticated with a write token to modify this repository");
+  MH_ASSIGN_OR_RETURN(auto role, RoleIn(v, repo.ns));
+  if (!role || *role == OrgRole::kRead) {
+    return Status::Forbidden("You don't have write access to " + repo.FullId());
+  }
+  if (!v.can_write()) return Status::Forbidden("This token has the read role; a write token is needed to modify " + repo.FullId());
+  return Status::Ok();
+}
+
+Status Authenticator::CheckAdmin(const Viewer& v, const RepoRecord& repo) {
+  MH_RETURN_IF_ERROR(CheckWrite(v, repo));
+  MH_ASSIGN_OR_RETURN(auto role, RoleIn(v, repo.ns));
+  if (!role || *role != OrgRole::kAdmin) {
+    return Status::Forbidden("Only the owner or an admin of " + repo.ns + " may do this");
+  }
+  return Status::Ok();
+}
+
+Status Authenticator::CheckCanCreateIn(const Viewer& v, const std::string& ns) {
+  if (v.anonymous()) return Status::Unauthorized("You must be authenticated to create a repository");
+  if (!v.can_write()) return Status::Forbidden("This token has the read role; a write token is needed to create repositories");
+  MH_ASSIGN_OR_RETURN(auto role, RoleIn(v, ns));
+  if (!role || *role == OrgRole::kRead) {
+    return Status::Forbidden("You don't have the rights to create a repository under the namespace '" + ns + "'");
+  }
+  return Status::Ok();
+}
+
+}  // namespace modelhub

@@ -1,0 +1,47 @@
+// Validation of repository ids, file paths and LFS pointers, shared by every
+// write path (HF API, git push) so that all of them refuse the same things.
+// Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace modelhub {
+
+inline constexpr size_t kMaxPathBytes = 1024;
+
+// ns or name: [A-Za-z0-9_.-]{1,96}, no "--" or "..", no leading/trailing '-' or '.', not ending in ".git".
+Status ValidateRepoNamePart(std::string_view part, std::string_view what);
+// A file path inside a repository: relative, '/'-separated, no empty, "." or
+// ".." segments, no ".git" segment, no backslash, no NUL or control chars, at
+// most kMaxPathBytes bytes, valid UTF-8.
+Status ValidateFilePath(std::string_view path);
+
+struct LfsPointer {
+  std::string oid;  // sha256 hex
+  int64_t size = 0;
+};
+std::string FormatLfsPointer(const std::string& oid, int64_t size);
+// Parses a git-lfs pointer file; nullopt if content is not one.
+std::optional<LfsPointer> ParseLfsPointer(std::string_view content);
+
+// .gitattributes / .gitignore pattern matching (the subset HF repos use:
+// '*', '?', '[...]', '**', patterns with and without '/').
+bool GitPatternMatch(std::string_view pattern, std::string_view path);
+// True if a .gitattributes text marks path with filter=lfs (last match wins,
+// "-filter" / "!filter" unset it).
+bool IsLfsTracked(std::string_view gitattributes, std::string_view path);
+// True if a .gitignore text ignores path (last match wins; '!' negates).
+bool IsIgnored(std::string_view gitignore, std::string_view path);
+// The line added to .gitattributes for an LFS file no rule covers.
+std::string LfsAttributeLine(std::string_view path);
+
+// The .gitattributes HF seeds new repositories with.
+std::string DefaultGitAttributes(bool dataset);
+
+}  // namespace modelhub

@@ -1,0 +1,36 @@
+// The data folder: everything an embedded modelhub keeps, in one place.
+//
+//   DIR/FORMAT         "modelhub-data <version>" — refused if newer than this binary
+//   DIR/modelhub.db    SQLite metadata (WAL)
+//   DIR/repos/<id>.git bare git repositories
+//   DIR/blobs/         the blob store (LFS objects, staged upload parts)
+//   DIR/secret.key     HMAC key for signed URLs (created once, mode 0600)
+//
+// See docs/formats/data-folder.md. Thread-safety: open once per process.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "storage/blob/blob_store.h"
+#include "storage/cas/content_store.h"
+#include "storage/meta/metadata_store.h"
+
+namespace modelhub {
+
+inline constexpr int kDataFormatVersion = 1;
+
+struct DataDir {
+  std::string root;
+  std::unique_ptr<MetadataStore> meta;
+  std::unique_ptr<BlobStore> blobs;
+  std::unique_ptr<ContentStore> content;
+  std::string signing_key;
+  std::string repos_dir() const { return root + "/repos"; }
+};
+
+// Opens (creating if needed) the data folder at root.
+Result<std::unique_ptr<DataDir>> OpenDataDir(const std::string& root);
+
+}  // namespace modelhub

@@ -1,0 +1,267 @@
+// modelhub: one binary — `modelhub serve` runs the hub, `modelhub admin ...`
+// manages accounts and tokens on a data folder (also while the server runs).
+#include <signal.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <set>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "api/hub.h"
+#include "auth/auth.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "net/http_server.h"
+#include "repo/path_rules.h"
+#include "server/data_dir.h"
+
+namespace modelhub {
+namespace {
+
+struct ServeOptions {
+  std::string data = "./data";
+  std::string listen = "127.0.0.1:8080";
+  std::string public_url;
+  std::string config;
+  int64_t max_commit_bytes = 0;
+  int64_t max_json_bytes = 0;
+  int64_t max_header_bytes = 0;
+  int max_connections = 0;
+  bool quiet = false;
+};
+
+// Config file: "key = value" lines, '#' comments. Keys as the long flags.
+Status LoadConfigFile(const std::string& path, ServeOptions& o) {
+  MH_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  int line_no = 0;
+  for (const auto& raw : Split(text, '\n')) {
+    ++line_no;
+    std::string line = Trim(raw);
+    if (line.empty() || line[0] == '#') continue;
+    auto eq = line.find('=');
+    if (eq == std::string::npos) return Status::InvalidArgument(fmt::format("{}:{}: expected key = value", path, line_no));
+    std::string k = Trim(line.substr(0, eq));
+    std::string v = Trim(line.substr(eq + 1));
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    auto num = [&](int64_t& dst) -> Status {
+      auto n = ParseInt64(v);
+      if (!n || *n <= 0) return Status::InvalidArgument(fmt::format("{}:{}: {} must be a positive integer", path, line_no, k));
+      dst = *n;
+      return Status::Ok();
+    };
+    if (k == "data") o.data = v;
+    else if (k == "listen") o.listen = v;
+    else if (k == "public-url" || k == "public_url") o.public_url = v;
+    else if (k == "max-commit-bytes") MH_RETURN_IF_ERROR(num(o.max_commit_bytes));
+    else if (k == "max-json-bytes") MH_RETURN_IF_ERROR(num(o.max_json_bytes));
+    else if (k == "max-header-bytes") MH_RETURN_IF_ERROR(num(o.max_header_bytes));
+    else if (k == "max-connections") {
+      int64_t n = 0;
+      MH_RETURN_IF_ERROR(num(n));
+      o.max_connections = int(n);
+    } else return Status::InvalidArgument(fmt::format("{}:{}: unknown setting '{}'", path, line_no, k));
+  }
+  return Status::Ok();
+}
+
+void ApplyEnv(ServeOptions& o) {
+  auto env = [](const char* name) -> std::optional<std::string> {
+    const char* v = std::getenv(name);
+    if (v == nullptr || *v == '\0') return std::nullopt;
+    return std::string(v);
+  };
+  if (auto v = env("MODELHUB_DATA")) o.data = *v;
+  if (auto v = env("MODELHUB_LISTEN")) o.listen = *v;
+  if (auto v = env("MODELHUB_PUBLIC_URL")) o.public_url = *v;
+  if (auto v = env("MODELHUB_MAX_COMMIT_BYTES")) o.max_commit_bytes = ParseInt64(*v).value_or(0);
+  if (auto v = env("MODELHUB_MAX_JSON_BYTES")) o.max_json_bytes = ParseInt64(*v).value_or(0);
+}
+
+int Fail(const Status& s) {
+  std::cerr << "modelhub: " << s.message() << "\n";
+  return 1;
+}
+
+int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const ServeOptions& flag_values) {
+  // Precedence: flags > environment > config file > defaults.
+  if (!o.config.empty()) {
+    Status s = LoadConfigFile(o.config, o);
+    if (!s.ok()) return Fail(s);
+  }
+  ApplyEnv(o);
+  if (explicit_flags.count("data")) o.data = flag_values.data;
+  if (explicit_flags.count("listen")) o.listen = flag_values.listen;
+  if (explicit_flags.count("public-url")) o.public_url = flag_values.public_url;
+  if (explicit_flags.count("max-commit-bytes")) o.max_commit_bytes = flag_values.max_commit_bytes;
+  if (explicit_flags.count("max-json-bytes")) o.max_json_bytes = flag_values.max_json_bytes;
+  if (explicit_flags.count("max-header-bytes")) o.max_header_bytes = flag_values.max_header_bytes;
+  if (explicit_flags.count("max-connections")) o.max_connections = flag_values.max_connections;
+
+  auto colon = o.listen.rfind(':');
+  if (colon == std::string::npos) return Fail(Status::InvalidArgument("--listen must be HOST:PORT"));
+  HttpServerOptions hopts;
+  hopts.host = o.listen.substr(0, colon);
+  if (hopts.host.size() >= 2 && hopts.host.front() == '[') hopts.host = hopts.host.substr(1, hopts.host.size() - 2);
+  auto port = ParseInt64(o.listen.substr(colon + 1));
+  if (!port || *port < 0 || *port > 65535) return Fail(Status::InvalidArgument("--listen: invalid port"));
+  hopts.port = int(*port);
+  if (o.max_header_bytes > 0) hopts.max_header_bytes = size_t(o.max_header_bytes);
+  if (o.max_connections > 0) hopts.max_connections = o.max_connections;
+  hopts.access_log = !o.quiet;
+
+  auto dd = OpenDataDir(o.data);
+  if (!dd.ok()) return Fail(dd.status());
+
+  // Block termination signals in every thread; one thread waits for them.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Metrics metrics;
+  HubConfig hc;
+  hc.repos_dir = (*dd)->repos_dir();
+  hc.signing_key = (*dd)->signing_key;
+  if (o.max_commit_bytes > 0) hc.max_commit_body = o.max_commit_bytes;
+  if (o.max_json_bytes > 0) hc.max_json_body = o.max_json_bytes;
+  // public_url is known once the port is (port 0 picks one).
+  std::unique_ptr<Hub> hub;
+  HttpServer server(hopts, [&hub](Request& req, Response& resp) { hub->Handle(req, resp); }, &metrics);
+  Status ls = server.Listen();
+  if (!ls.ok()) return Fail(ls);
+  hc.public_url = o.public_url.empty() ? fmt::format("http://{}:{}", o.listen.substr(0, colon), server.port())
+                                       : o.public_url;
+  hub = std::make_unique<Hub>(hc, (*dd)->meta.get(), (*dd)->content.get(), &metrics);
+
+  std::thread signal_thread([&server, sigs] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    LogInfo("received signal {}: draining in-flight requests (up to 30 s)", sig);
+    server.Stop(30);
+  });
+  signal_thread.detach();
+  LogInfo("modelhub listening on {}:{} (public URL {}), data folder {}", hopts.host, server.port(), hc.public_url,
+          o.data);
+  server.Serve();
+  LogInfo("modelhub stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace modelhub
+
+int main(int argc, char** argv) {
+  using namespace modelhub;
+  CLI::App app{"modelhub — a self-hosted hub for AI models and datasets"};
+  app.require_subcommand(1);
+
+  ServeOptions so;
+  ServeOptions flags;
+  CLI::App* serve = app.add_subcommand("serve", "Run the hub server");
+  serve->add_option("--data", flags.data, "Data folder (default ./data; env MODELHUB_DATA)");
+  serve->add_option("--listen", flags.listen, "HOST:PORT to listen on (default 127.0.0.1:8080; env MODELHUB_LISTEN)");
+  serve->add_option("--public-url", flags.public_url,
+                    "URL clients reach the hub at, e.g. behind a proxy (env MODELHUB_PUBLIC_URL)");
+  serve->add_option("--config", so.config, "Config file with 'key = value' lines (same keys as the flags)");
+  serve->add_option("--max-commit-bytes", flags.max_commit_bytes, "Largest NDJSON commit body accepted");
+  serve->add_option("--max-json-bytes", flags.max_json_bytes, "Largest JSON request body accepted");
+  serve->add_option("--max-header-bytes", flags.max_header_bytes, "Largest request head accepted");
+  serve->add_option("--max-connections", flags.max_connections, "Most client connections served at once");
+  serve->add_flag("--quiet", so.quiet, "No access log");
+
+  std::string data = "./data";
+  CLI::App* admin = app.add_subcommand("admin", "Manage users, organisations and tokens");
+  admin->add_option("--data", data, "Data folder (default ./data)");
+  admin->require_subcommand(1);
+
+  CLI::App* user = admin->add_subcommand("user", "Users")->require_subcommand(1);
+  std::string user_name;
+  bool user_admin = false;
+  CLI::App* user_create = user->add_subcommand("create", "Create a user");
+  user_create->add_option("NAME", user_name)->required();
+  user_create->add_flag("--admin", user_admin, "Hub administrator");
+
+  CLI::App* token = admin->add_subcommand("token", "Access tokens")->require_subcommand(1);
+  std::string token_user, token_role = "read", token_name = "cli";
+  CLI::App* token_create = token->add_subcommand("create", "Create a token; prints it on stdout");
+  token_create->add_option("NAME", token_user, "User the token acts as")->required();
+  token_create->add_option("--role", token_role, "read or write")->check(CLI::IsMember({"read", "write"}));
+  token_create->add_option("--name", token_name, "Display name of the token");
+  CLI::App* token_revoke = token->add_subcommand("revoke", "Revoke a user's tokens with a display name");
+  token_revoke->add_option("NAME", token_user)->required();
+  token_revoke->add_option("--name", token_name, "Display name of the token")->required();
+
+  CLI::App* org = admin->add_subcommand("org", "Organisations")->require_subcommand(1);
+  std::string org_name, org_owner, member_name, member_role = "read";
+  CLI::App* org_create = org->add_subcommand("create", "Create an organisation");
+  org_create->add_option("ORG", org_name)->required();
+  org_create->add_option("--owner", org_owner, "User who becomes its first admin")->required();
+  CLI::App* org_add = org->add_subcommand("add-member", "Add a member or change their role");
+  org_add->add_option("ORG", org_name)->required();
+  org_add->add_option("NAME", member_name)->required();
+  org_add->add_option("--role", member_role, "admin, write or read")->check(CLI::IsMember({"admin", "write", "read"}));
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (serve->parsed()) {
+    std::set<std::string> explicit_flags;
+    for (const char* f : {"data", "listen", "public-url", "max-commit-bytes", "max-json-bytes", "max-header-bytes",
+                          "max-connections"}) {
+      if (serve->count(std::string("--") + f) > 0) explicit_flags.insert(f);
+    }
+    return RunServe(so, explicit_flags, flags);
+  }
+
+  auto dd = OpenDataDir(data);
+  if (!dd.ok()) return Fail(dd.status());
+  MetadataStore* meta = (*dd)->meta.get();
+  if (user_create->parsed()) {
+    Status v = ValidateRepoNamePart(user_name, "user name");
+    if (!v.ok()) return Fail(v);
+    auto r = meta->CreateUser(user_name, user_admin);
+    if (!r.ok()) return Fail(r.status());
+    std::cerr << "created user " << user_name << (user_admin ? " (admin)" : "") << "\n";
+    return 0;
+  }
+  if (token_create->parsed()) {
+    auto u = meta->GetAccount(token_user);
+    if (!u.ok() || u->kind != AccountKind::kUser) return Fail(Status::NotFound("no user named " + token_user));
+    std::string secret = Authenticator::NewTokenSecret();
+    auto t = meta->CreateToken(u->id, token_name, token_role == "write" ? TokenRole::kWrite : TokenRole::kRead,
+                               Authenticator::HashToken(secret));
+    if (!t.ok()) return Fail(t.status());
+    std::cout << secret << "\n";
+    return 0;
+  }
+  if (token_revoke->parsed()) {
+    auto u = meta->GetAccount(token_user);
+    if (!u.ok()) return Fail(Status::NotFound("no user named " + token_user));
+    Status s = meta->RevokeToken(u->id, token_name);
+    if (!s.ok()) return Fail(s);
+    std::cerr << "revoked token '" << token_name << "' of " << token_user << "\n";
+    return 0;
+  }
+  if (org_create->parsed()) {
+    Status v = ValidateRepoNamePart(org_name, "organisation name");
+    if (!v.ok()) return Fail(v);
+    auto r = meta->CreateOrg(org_name, org_owner);
+    if (!r.ok()) return Fail(r.status());
+    std::cerr << "created organisation " << org_name << " owned by " << org_owner << "\n";
+    return 0;
+  }
+  if (org_add->parsed()) {
+    auto role = ParseOrgRole(member_role);
+    if (!role.ok()) return Fail(role.status());
+    Status s = meta->AddMember(org_name, member_name, *role);
+    if (!s.ok()) return Fail(s);
+    std::cerr << member_name << " is now " << member_role << " in " << org_name << "\n";
+    return 0;
+  }
+  return 1;
+}
