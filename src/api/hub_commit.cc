@@ -110,7 +110,14 @@ Status Hub::HandleCommit(Request& req, Response& resp, RepoRef& repo, const std:
         return Status::TooLarge(fmt::format("{} is larger than {} bytes; upload it with LFS", path,
                                             config_.max_inline_file));
       }
-      pc.ops.push_back({FileOp::Kind::kUpsert, path, std::move(content)});
+      if (path == ".gitattributes") {
+        // Kept inline: LFS rules may be appended to it below.
+        pc.ops.push_back({FileOp::Kind::kUpsert, path, std::move(content), ""});
+      } else {
+        // Written to the object store now so the commit never holds every file in memory.
+        MH_ASSIGN_OR_RETURN(std::string blob, git->WriteBlob(content));
+        pc.ops.push_back({FileOp::Kind::kUpsert, path, "", blob});
+      }
       return Status::Ok();
     }
     if (key == "lfsFile") {
@@ -131,14 +138,14 @@ Status Hub::HandleCommit(Request& req, Response& resp, RepoRef& repo, const std:
     }
     if (key == "deletedFile") {
       MH_RETURN_IF_ERROR(ValidateFilePath(path));
-      pc.ops.push_back({FileOp::Kind::kDelete, path, ""});
+      pc.ops.push_back({FileOp::Kind::kDelete, path, "", ""});
       return Status::Ok();
     }
     if (key == "deletedFolder") {
       std::string p = path;
       while (!p.empty() && p.back() == '/') p.pop_back();
       MH_RETURN_IF_ERROR(ValidateFilePath(p));
-      pc.ops.push_back({FileOp::Kind::kDeleteFolder, p, ""});
+      pc.ops.push_back({FileOp::Kind::kDeleteFolder, p, "", ""});
       return Status::Ok();
     }
     if (key == "copyFile") {
@@ -195,7 +202,7 @@ Status Hub::HandleCommit(Request& req, Response& resp, RepoRef& repo, const std:
           fmt::format("LFS object {} has size {}, not {} as declared for {}", l.oid, obj->size, l.size, l.path));
     }
     l.size = obj->size;
-    pc.ops.push_back({FileOp::Kind::kUpsert, l.path, FormatLfsPointer(l.oid, l.size)});
+    pc.ops.push_back({FileOp::Kind::kUpsert, l.path, FormatLfsPointer(l.oid, l.size), ""});
   }
   for (const auto& c : pc.copies) {
     std::string src_commit = head;
@@ -208,8 +215,7 @@ Status Hub::HandleCommit(Request& req, Response& resp, RepoRef& repo, const std:
     if (!st.ok() || st->type != TreeEntry::Type::kFile) {
       return Status::NotFound("Cannot copy " + c.src + ": no such file", "EntryNotFound");
     }
-    MH_ASSIGN_OR_RETURN(std::string content, git->ReadBlob(st->oid));
-    pc.ops.push_back({FileOp::Kind::kUpsert, c.dst, std::move(content)});
+    pc.ops.push_back({FileOp::Kind::kUpsert, c.dst, "", st->oid});
   }
 
   // ---- make sure every LFS path is covered by .gitattributes (so git clones smudge) ----
@@ -234,7 +240,7 @@ Status Hub::HandleCommit(Request& req, Response& resp, RepoRef& repo, const std:
     }
     if (added.empty()) return Status::Ok();
     if (!attrs.empty() && attrs.back() != '\n') attrs += '\n';
-    ops.push_back({FileOp::Kind::kUpsert, ".gitattributes", attrs + added});
+    ops.push_back({FileOp::Kind::kUpsert, ".gitattributes", attrs + added, ""});
     return Status::Ok();
   };
 

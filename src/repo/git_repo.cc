@@ -146,6 +146,13 @@ class LibGit2Repo final : public GitRepo {
     return OidHex(oid);
   }
 
+  Result<std::string> WriteBlob(const std::string& content) override {
+    git_oid oid;
+    int rc = git_blob_create_from_buffer(&oid, repo_.get(), content.data(), content.size());
+    if (rc < 0) return FromGit(rc, "write blob");
+    return OidHex(oid);
+  }
+
   Result<bool> IsBranch(const std::string& name) override {
     if (!IsValidRefName(name)) return false;
     git_reference* raw = nullptr;

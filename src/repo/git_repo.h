@@ -56,6 +56,7 @@ struct FileOp {
   Kind kind = Kind::kUpsert;
   std::string path;     // validated by the caller (repo/path_rules.h)
   std::string content;  // kUpsert: the blob bytes (regular file or LFS pointer)
+  std::string blob_oid;  // kUpsert: if set, an existing blob (from WriteBlob) used instead of content
 };
 
 class GitRepo {
@@ -91,6 +92,9 @@ class GitRepo {
   virtual Result<TreeEntry> Stat(const std::string& commit, const std::string& path) = 0;
   // Whole blob content by blob id (only for small blobs: regular files and LFS pointers).
   virtual Result<std::string> ReadBlob(const std::string& blob_oid) = 0;
+  // Writes content as a blob object now (so callers need not keep it in
+  // memory until Commit); returns its id for FileOp::blob_oid.
+  virtual Result<std::string> WriteBlob(const std::string& content) = 0;
   // Git blob id of `content` (sha1 of "blob <n>\0" + content) without writing it.
   static std::string BlobId(const std::string& content);
 

@@ -1,6 +1,7 @@
 #include "repo/git_repo.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -22,10 +23,10 @@ namespace fs = std::filesystem;
 const GitSignature kAlice{"Alice", "alice@example.com", 1700000000};
 
 FileOp Upsert(std::string path, std::string content) {
-  return FileOp{FileOp::Kind::kUpsert, std::move(path), std::move(content)};
+  return FileOp{FileOp::Kind::kUpsert, std::move(path), std::move(content), {}};
 }
-FileOp Delete(std::string path) { return FileOp{FileOp::Kind::kDelete, std::move(path), {}}; }
-FileOp DeleteFolder(std::string path) { return FileOp{FileOp::Kind::kDeleteFolder, std::move(path), {}}; }
+FileOp Delete(std::string path) { return FileOp{FileOp::Kind::kDelete, std::move(path), {}, {}}; }
+FileOp DeleteFolder(std::string path) { return FileOp{FileOp::Kind::kDeleteFolder, std::move(path), {}, {}}; }
 
 // Runs a shell command; true when it exits 0.
 bool Shell(const std::string& cmd) {
@@ -541,4 +542,22 @@ TEST_F(GitRepoTest, GitCliReadsTheRepository) {
 }
 
 }  // namespace
+
+TEST(GitRepoWriteBlob, UpsertByBlobId) {
+  auto dir = fs::temp_directory_path() / ("gitrepo-wb-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  auto repo = GitRepo::Create(dir.string(), "main", {{"a.txt", "a"}}, kAlice, "init");
+  ASSERT_TRUE(repo.ok()) << repo.status().ToString();
+  auto blob = (*repo)->WriteBlob("streamed content");
+  ASSERT_TRUE(blob.ok());
+  EXPECT_EQ(*blob, GitRepo::BlobId("streamed content"));
+  FileOp op{FileOp::Kind::kUpsert, "dir/b.txt", {}, *blob};
+  auto c = (*repo)->Commit("main", std::nullopt, {op}, kAlice, "add b");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  auto st = (*repo)->Stat(*c, "dir/b.txt");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(*(*repo)->ReadBlob(st->oid), "streamed content");
+  fs::remove_all(dir);
+}
+
 }  // namespace modelhub

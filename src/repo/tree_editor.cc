@@ -69,7 +69,7 @@ Status TreeEditor::Load(Node& node, const std::string& path) {
 Status TreeEditor::Apply(const FileOp& op) {
   switch (op.kind) {
     case FileOp::Kind::kUpsert:
-      return Upsert(op.path, op.content);
+      return Upsert(op.path, op.content, op.blob_oid);
     case FileOp::Kind::kDelete:
       return Delete(op.path, /*folder=*/false);
     case FileOp::Kind::kDeleteFolder:
@@ -78,7 +78,7 @@ Status TreeEditor::Apply(const FileOp& op) {
   return Status::InvalidArgument("unknown file operation");
 }
 
-Status TreeEditor::Upsert(const std::string& path, const std::string& content) {
+Status TreeEditor::Upsert(const std::string& path, const std::string& content, const std::string& blob_oid) {
   MH_ASSIGN_OR_RETURN(std::vector<std::string> parts, SplitPath(path));
   Dir* dir = root_.get();
   std::string walked;
@@ -106,8 +106,12 @@ Status TreeEditor::Upsert(const std::string& path, const std::string& content) {
     return Status::InvalidArgument("Cannot create file '" + path + "': a folder with this name exists");
   }
   git_oid blob;
-  int rc = git_blob_create_from_buffer(&blob, repo_, content.data(), content.size());
-  if (rc < 0) return FromGit(rc, "write blob " + path);
+  if (!blob_oid.empty()) {
+    if (git_oid_fromstr(&blob, blob_oid.c_str()) < 0) return Status::InvalidArgument("invalid blob id " + blob_oid);
+  } else {
+    int rc = git_blob_create_from_buffer(&blob, repo_, content.data(), content.size());
+    if (rc < 0) return FromGit(rc, "write blob " + path);
+  }
   Node node;
   node.oid = blob;
   // Keep the executable bit of a file pushed with it; everything else is a plain file.

@@ -50,7 +50,7 @@ class TreeEditor {
   };
 
   static std::unique_ptr<Dir> MakeDir(TreePtr tree);  // tree: non-null
-  Status Upsert(const std::string& path, const std::string& content);
+  Status Upsert(const std::string& path, const std::string& content, const std::string& blob_oid);
   Status Delete(const std::string& path, bool folder);
   Status Load(Node& node, const std::string& path);
   // Returns the written tree id, or nullopt when the directory ended up empty
