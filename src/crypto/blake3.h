@@ -1,0 +1,57 @@
+// BLAKE3 (hash, keyed_hash, derive_key, extendable output), our own
+// implementation: a portable kernel plus SSE4.1 and AVX2 kernels for hashing
+// many chunks in parallel, chosen once at run time from the CPU's features.
+// Verified against the official test vectors (shared/testdata/blake3) and b3sum.
+//
+// Thread-safety: a Blake3 object belongs to one thread; the free functions
+// are thread-safe.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace modelhub {
+
+inline constexpr size_t kBlake3KeyLen = 32;
+inline constexpr size_t kBlake3OutLen = 32;
+
+using Blake3Digest = std::array<uint8_t, kBlake3OutLen>;
+
+class Blake3 {
+ public:
+  Blake3();                                     // hash mode
+  explicit Blake3(const uint8_t key[kBlake3KeyLen]);  // keyed_hash mode
+  static Blake3 DeriveKey(std::string_view context);  // derive_key mode
+  ~Blake3();
+  Blake3(Blake3&&) noexcept;
+  Blake3& operator=(Blake3&&) noexcept;
+  Blake3(const Blake3&) = delete;
+  Blake3& operator=(const Blake3&) = delete;
+
+  void Update(const void* data, size_t n);
+  void Update(std::string_view s) { Update(s.data(), s.size()); }
+  // Writes out_len bytes of output (XOF) starting at seek; the state is unchanged,
+  // so Finalize may be called again and Update may continue.
+  void Finalize(uint8_t* out, size_t out_len, uint64_t seek = 0) const;
+  Blake3Digest Digest() const;
+  void Reset();
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+Blake3Digest Blake3Hash(std::string_view data);
+Blake3Digest Blake3KeyedHash(const uint8_t key[kBlake3KeyLen], std::string_view data);
+
+// Which kernel the dispatcher picked ("avx2", "sse41", "portable"); for logs and benchmarks.
+const char* Blake3KernelName();
+// For tests and benchmarks: force a kernel ("portable", "sse41", "avx2"); returns false if the
+// CPU cannot run it. Not thread-safe with concurrent hashing; call before any use.
+bool Blake3ForceKernel(const char* name);
+
+}  // namespace modelhub
