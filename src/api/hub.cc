@@ -405,8 +405,10 @@ Status Hub::RouteFileRoutes(Request& req, Response& resp, RepoType type, const s
     if (segs[4] == "locks") return HandleLfsLocks(req, resp, *repo);
     return Status::NotFound("Not found");
   }
-  if (sub == "info" || sub == "git-upload-pack" || sub == "git-receive-pack") {
-    return Status::NotImplemented("git over HTTP is not supported yet; use the HF API or the LFS batch API");
+  if ((sub == "info" && segs.size() == 4 && segs[3] == "refs") || sub == "git-upload-pack" ||
+      sub == "git-receive-pack") {
+    resp.route = "git";
+    return HandleGit(req, resp, type, ns, name, std::vector<std::string>(segs.begin() + 2, segs.end()));
   }
   if (sub.empty() && (m == "GET" || m == "HEAD")) {
     MH_ASSIGN_OR_RETURN(RepoRef repo, LoadRepo(req, type, ns, name));

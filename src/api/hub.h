@@ -83,6 +83,11 @@ class Hub {
   Status HandleSignedComplete(Request& req, Response& resp, const std::vector<std::string>& segs);
   Status HandleSignedDownload(Request& req, Response& resp, const std::vector<std::string>& segs);
 
+  // git smart HTTP (hub_git.cc): info/refs, git-upload-pack, git-receive-pack.
+  // rest = path segments after "{ns}/{name}[.git]".
+  Status HandleGit(Request& req, Response& resp, RepoType type, const std::string& ns, const std::string& name,
+                   const std::vector<std::string>& rest);
+
   // Helpers (hub.cc).
   Result<Viewer> Auth(const Request& req);
   // Loads repo ns/name of type and checks the viewer may read it.
