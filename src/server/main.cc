@@ -18,6 +18,7 @@
 #include "net/http_server.h"
 #include "repo/path_rules.h"
 #include "server/data_dir.h"
+#include "server/git_hook.h"
 
 namespace modelhub {
 namespace {
@@ -207,7 +208,14 @@ int main(int argc, char** argv) {
   org_add->add_option("NAME", member_name)->required();
   org_add->add_option("--role", member_role, "admin, write or read")->check(CLI::IsMember({"admin", "write", "read"}));
 
+  CLI::App* hook = app.add_subcommand("hook", "Internal: git hooks run by git receive-pack");
+  hook->group("");  // hidden from --help
+  hook->allow_extras();
+  hook->prefix_command();
+
   CLI11_PARSE(app, argc, argv);
+
+  if (hook->parsed()) return RunGitHook(hook->remaining());
 
   if (serve->parsed()) {
     std::set<std::string> explicit_flags;
