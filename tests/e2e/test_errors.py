@@ -286,9 +286,11 @@ def test_lfs_batch_without_token(hub, unchanged):
 def test_body_over_limit(hub, tmp_path):
     from _hub import serve_help, start_hub
 
-    if "--max-body-bytes" not in serve_help():
-        pytest.skip("this build's `modelhub serve` has no --max-body-bytes option")
-    limited = start_hub(tmp_path / "limited", extra_args=("--max-body-bytes", str(1 << 20)))
+    help_text = serve_help()
+    flag = next((f for f in ("--max-commit-bytes", "--max-body-bytes") if f in help_text), None)
+    if flag is None:
+        pytest.skip("this build's `modelhub serve` has no --max-commit-bytes/--max-body-bytes option")
+    limited = start_hub(tmp_path / "limited", extra_args=(flag, str(1 << 20)))
     try:
         limited.create_user("alice", admin=True)
         token = limited.create_token("alice", "write", "limit")
@@ -301,7 +303,29 @@ def test_body_over_limit(hub, tmp_path):
         r = commit_raw(limited.endpoint, "alice/big", token, ndjson(HEADER, big))
         assert_hf_error(r, 413)
         assert head_sha(limited.endpoint, "alice/big", token) == before
+        # a commit under the limit still works
+        small = {"key": "file", "value": {"path": "small.txt", "content": b64(b"ok"), "encoding": "base64"}}
+        assert commit_raw(limited.endpoint, "alice/big", token, ndjson(HEADER, small)).status_code == 200
         assert requests.get(f"{limited.endpoint}/health", timeout=10).status_code == 200
+    finally:
+        limited.stop()
+
+
+def test_json_body_over_limit(hub, tmp_path):
+    from _hub import serve_help, start_hub
+
+    if "--max-json-bytes" not in serve_help():
+        pytest.skip("this build's `modelhub serve` has no --max-json-bytes option")
+    limited = start_hub(tmp_path / "limited-json", extra_args=("--max-json-bytes", "4096"))
+    try:
+        limited.create_user("alice", admin=True)
+        token = limited.create_token("alice", "write", "limit")
+        r = requests.post(f"{limited.endpoint}/api/repos/create",
+                          json={"name": "big", "type": "model", "padding": "x" * 10000},
+                          headers=bearer(token), timeout=30)
+        assert_hf_error(r, 413)
+        r = requests.get(f"{limited.endpoint}/api/models/alice/big", headers=bearer(token), timeout=30)
+        assert_hf_error(r, 404, "RepoNotFound")
     finally:
         limited.stop()
 

@@ -304,9 +304,10 @@ def test_hf_file_system(hub, populated):
         assert f.read(5000) == weights[12345:17345]
         f.seek(len(weights) - 100)
         assert f.read() == weights[-100:]
-    with fs.open(f"{rid}/weights.bin", "rb", block_size=0) as f:  # streaming
-        f.seek(70_000)
+    with fs.open(f"{rid}/weights.bin", "rb", block_size=0) as f:  # streaming: forward reads only
+        assert f.read(70_000) == weights[:70_000]
         assert f.read(1000) == weights[70_000:71_000]
+        assert f.read() == weights[71_000:]
     assert fs.cat_file(f"{rid}@v1.0/dir/a.txt") == populated.v1["dir/a.txt"]
     assert fs.read_bytes(f"{rid}/dir/a.txt", start=2, end=7) == populated.files["dir/a.txt"][2:7]
 
