@@ -11,6 +11,7 @@ Fixtures:
 Environment knobs:
   MODELHUB_BIN          path of the modelhub binary (default: build/bin/modelhub)
   MODELHUB_E2E_LARGE_MB size of the largest upload in test_files.py (default 500)
+  MODELHUB_E2E_KEEP=1   keep the temp folder (data dir, server log, caches) after the run
 """
 
 from __future__ import annotations
@@ -116,6 +117,9 @@ def fresh_cache(tmp_path, monkeypatch):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("MODELHUB_E2E_KEEP"):
+        print(f"\nmodelhub e2e: kept {_TMP_ROOT} (server log: {_TMP_ROOT / 'server' / 'server.log'})")
+        return
     shutil.rmtree(_TMP_ROOT, ignore_errors=True)
 
 
