@@ -61,6 +61,17 @@ def populated(hub, api):
     return SimpleNamespace(repo_id=repo_id, files=files, v1=v1, init=init_sha, c1=c1.oid, c2=c2.oid)
 
 
+def _peak_rss_mb(hub) -> float | None:
+    """The server process's peak resident memory (VmHWM) in MB, or None where /proc is unavailable."""
+    try:
+        for line in Path(f"/proc/{hub.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
 def _download(repo_id, filename, cache, **kw) -> bytes:
     path = hf_hub_download(repo_id, filename, cache_dir=cache, **kw)
     return Path(path).read_bytes()
@@ -336,6 +347,7 @@ def test_upload_folder_large_files(hub, api, scratch):
 
     rid = hub.repo_id("large")
     api.create_repo(rid)
+    rss_before = _peak_rss_mb(hub)
     info = api.upload_folder(repo_id=rid, folder_path=src, commit_message="large upload")
     assert HEX40.match(info.oid)
 
@@ -350,6 +362,10 @@ def test_upload_folder_large_files(hub, api, scratch):
     assert set(got) == set(expected) | {".gitattributes"}
     for name, digest in expected.items():
         assert sha256_file(got[name]) == digest, f"{name} differs after the round trip"
+    if rss_before is not None and LARGE_MB >= 200:
+        growth = _peak_rss_mb(hub) - rss_before
+        assert growth < LARGE_MB / 2, (f"server peak RSS grew by {growth:.0f} MB while moving a {LARGE_MB} MB "
+                                       f"file: memory per request should not grow with file size")
 
 
 def test_concurrent_commits_without_parent_all_apply(hub, api):
@@ -369,3 +385,39 @@ def test_concurrent_commits_without_parent_all_apply(hub, api):
     assert len(set(oids)) == n
     assert {f"w/{i}.txt" for i in range(n)} <= set(api.list_repo_files(rid))
     assert len(api.list_repo_commits(rid)) == n + 1
+
+
+def test_resolve_directory_is_entry_not_found(hub, populated):
+    r = requests.head(f"{hub.endpoint}/{populated.repo_id}/resolve/main/dir", timeout=30)
+    assert r.status_code == 404 and r.headers.get("X-Error-Code") == "EntryNotFound", describe(r)
+    assert r.headers.get("X-Repo-Commit") == populated.c2, describe(r)
+
+
+def test_invalid_branch_names(hub, api, populated):
+    for bad in ("refs/heads/x", "has space", "a..b", "ends.lock", "-dash"):
+        with pytest.raises(HfHubHTTPError) as e:
+            api.create_branch(populated.repo_id, branch=bad)
+        assert 400 <= e.value.response.status_code < 500 and e.value.response.status_code != 404, \
+            f"{bad!r}: {describe(e.value.response)}"
+    assert sorted(b.name for b in api.list_repo_refs(populated.repo_id).branches) == ["dev", "main"]
+
+
+def test_upload_folder_many_inline_megabytes(hub, api, scratch):
+    """~100 MB of regular (non-LFS) text in one NDJSON commit: the legacy upload_folder path inlines it all."""
+    src = scratch / "text"
+    src.mkdir()
+    expected = {}
+    line = b"the quick brown fox jumps over the lazy dog 0123456789\n"
+    for i in range(12):
+        data = line * ((9 << 20) // len(line)) + f"file {i}\n".encode()
+        (src / f"part{i:02d}.txt").write_bytes(data)
+        expected[f"part{i:02d}.txt"] = sha256_bytes(data)
+    rid = hub.repo_id("inline")
+    api.create_repo(rid)
+    api.upload_folder(repo_id=rid, folder_path=src, commit_message="many inline megabytes")
+    tree = {e.path: e for e in api.list_repo_tree(rid)}
+    for name in expected:
+        assert tree[name].lfs is None, f"{name} is < 10 MB text: preupload should answer regular"
+    out = Path(snapshot_download(rid, cache_dir=scratch / "cache"))
+    for name, digest in expected.items():
+        assert sha256_file(out / name) == digest, name

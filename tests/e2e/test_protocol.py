@@ -26,6 +26,7 @@ def repo(hub, api):
     files = {
         "dir with space/ü nicode.txt": b"unicode path\n",
         "dir/sub/deep.txt": b"deep\n",
+        "odd/a#b?c%d&e=f+g.txt": b"odd characters\n",
         "empty.txt": b"",
         "model.safetensors": os.urandom(4096),
     }

@@ -243,3 +243,37 @@ def test_bob_cannot_delete_alice_repo(hub, api, bob_api):
         bob_api.delete_repo(repo_id)
     assert e.value.response.status_code in (403, 404), describe(e.value.response)
     assert api.repo_exists(repo_id)
+
+
+def test_org_roles(hub, api):
+    """Org members: read sees private repos but cannot write; write can commit; outsiders see nothing."""
+    org = _make_org(hub, "roles")
+    for user in ("carol", "dave"):
+        if user not in hub.users:
+            hub.create_user(user)
+            from _hub import User
+
+            hub.users[user] = User(user, hub.create_token(user, "write", f"{user}-write"))
+    hub.admin("org", "add-member", org, "carol", "--role", "write")
+    hub.admin("org", "add-member", org, "bob", "--role", "read")
+    rid = f"{org}/private-model"
+    api.create_repo(rid, private=True)
+    head = api.model_info(rid).sha
+
+    from huggingface_hub import HfApi
+
+    carol, bob, dave = (HfApi(endpoint=hub.endpoint, token=hub.token(u)) for u in ("carol", "bob", "dave"))
+    assert bob.model_info(rid).sha == head
+    with pytest.raises(HfHubHTTPError) as e:
+        bob.upload_file(path_or_fileobj=b"bob\n", path_in_repo="bob.txt", repo_id=rid)
+    assert e.value.response.status_code == 403, describe(e.value.response)
+    c = carol.upload_file(path_or_fileobj=b"carol\n", path_in_repo="carol.txt", repo_id=rid)
+    assert api.model_info(rid).sha == c.oid
+    with pytest.raises(RepositoryNotFoundError):
+        dave.model_info(rid)
+    assert [m.id for m in dave.list_models(author=org)] == []
+    assert [m.id for m in bob.list_models(author=org)] == [rid]
+    # role change: bob becomes a writer
+    hub.admin("org", "add-member", org, "bob", "--role", "write")
+    bob.upload_file(path_or_fileobj=b"bob\n", path_in_repo="bob.txt", repo_id=rid)
+    assert bob.file_exists(rid, "bob.txt")
