@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 
 import pytest
 from huggingface_hub import CommitOperationAdd
@@ -101,3 +102,23 @@ def test_transformers_config_and_tokenizer(hub, api, tmp_path, isolated_hf_cache
     cfg2 = transformers.AutoConfig.from_pretrained(rid, cache_dir=str(isolated_hf_caches / "auth"),
                                                    token=hub.token("alice"))
     assert cfg2.hidden_size == 8
+
+
+def test_safetensors_metadata_via_ranged_reads(hub, api):
+    """get_safetensors_metadata reads only the header of model.safetensors with ranged GETs."""
+    import struct
+
+    header = {"__metadata__": {"format": "pt"},
+              "embed.weight": {"dtype": "F32", "shape": [16, 8], "data_offsets": [0, 512]},
+              "head.bias": {"dtype": "F16", "shape": [8], "data_offsets": [512, 528]}}
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    blob = struct.pack("<Q", len(raw)) + raw + os.urandom(528)
+    rid = hub.repo_id("safetensors")
+    api.create_repo(rid)
+    api.upload_file(path_or_fileobj=blob, path_in_repo="model.safetensors", repo_id=rid)
+    meta = api.get_safetensors_metadata(rid)
+    fm = meta.files_metadata["model.safetensors"]
+    assert fm.metadata == {"format": "pt"}
+    assert fm.tensors["embed.weight"].shape == [16, 8] and fm.tensors["head.bias"].dtype == "F16"
+    assert meta.parameter_count == {"F32": 128, "F16": 8}
