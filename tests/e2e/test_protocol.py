@@ -229,3 +229,14 @@ def test_background_calls_answer_fast(hub):
     for method, path in (("GET", "/api/agent-harnesses"), ("HEAD", "/api/telemetry/test")):
         r = requests.request(method, hub.endpoint + path, timeout=5)
         assert r.status_code < 500, describe(r)
+
+
+def test_raw_head_for_js_file_exists(hub, repo):
+    rid, files, *_ = repo
+    r = requests.head(f"{hub.endpoint}/{rid}/raw/main/dir/sub/deep.txt", timeout=30)
+    assert r.status_code == 200, describe(r)
+    r = requests.head(f"{hub.endpoint}/{rid}/raw/main/dir/sub/none.txt", timeout=30)
+    assert r.status_code == 404 and r.headers.get("X-Error-Code") == "EntryNotFound", describe(r)
+    r = requests.get(f"{hub.endpoint}/datasets/{rid}/raw/main/dir/sub/deep.txt", timeout=30)
+    assert r.status_code == 404 and r.headers.get("X-Error-Code") == "RepoNotFound", \
+        f"a model repo must not be reachable under /datasets/: {describe(r)}"
