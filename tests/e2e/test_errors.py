@@ -485,3 +485,45 @@ def test_error_body_shape_on_unknown_api_route(hub):
     r = requests.get(f"{hub.endpoint}/api/this-route-does-not-exist", timeout=30)
     assert r.status_code == 404, describe(r)
     assert json.loads(r.text).get("error"), describe(r)
+
+
+# ---- isolation ------------------------------------------------------------------------------------------
+
+def test_lfs_object_not_claimable_by_hash(hub, api):
+    """Knowing the sha256 of a file in alice's private repo must not let bob commit (and so read) it."""
+    secret = hub.repo_id("secret")
+    api.create_repo(secret, private=True)
+    data = os.urandom(50_000)
+    api.upload_file(path_or_fileobj=data, path_in_repo="secret.bin", repo_id=secret)
+    oid = sha256_bytes(data)
+
+    bob_repo = hub.repo_id("claim", owner="bob")
+    requests.post(f"{hub.endpoint}/api/repos/create", json={"name": bob_repo.split("/")[1], "type": "model"},
+                  headers=bearer(hub.token("bob")), timeout=30).raise_for_status()
+    down = _lfs_batch(hub, bob_repo, [{"oid": oid, "size": len(data)}], operation="download",
+                      token=hub.token("bob")).json()["objects"][0]
+    assert "actions" not in down, f"bob got a download action for alice's private object: {down}"
+    lfs = {"key": "lfsFile", "value": {"path": "stolen.bin", "algo": "sha256", "oid": oid, "size": len(data)}}
+    r = commit_raw(hub.endpoint, bob_repo, hub.token("bob"), ndjson(HEADER, lfs))
+    assert_hf_error(r, (400, 403, 404, 422))
+    r = requests.get(f"{hub.endpoint}/{bob_repo}/resolve/main/stolen.bin", timeout=30)
+    assert r.status_code == 404 and r.content != data, describe(r)
+
+
+@pytest.mark.parametrize("url", [
+    "/api/models/../../etc/passwd",
+    "/%2e%2e/%2e%2e/etc/passwd",
+    "/{rid}/resolve/main/..%2F..%2F.git%2Fconfig",
+    "/{rid}/resolve/main/.git/config",
+    "/{rid}/resolve/..%2F..%2Fother/x",
+    "/{rid}/resolve/main~1/data.txt",
+    "/api/models/{rid}/tree/main/..%2F..",
+    "/{rid}/raw/main/%2E%2E/%2E%2E/config",
+], ids=["api-dotdot", "encoded-dotdot", "resolve-encoded-git", "resolve-dot-git", "rev-dotdot", "rev-tilde",
+        "tree-dotdot", "raw-encoded-dotdot"])
+def test_traversal_urls_are_refused(hub, target, url):
+    rid, _ = target
+    r = requests.get(hub.endpoint + url.format(rid=rid), headers=bearer(_alice(hub)), timeout=30)
+    assert r.status_code in (400, 404), describe(r)
+    assert b"[core]" not in r.content and b"root:" not in r.content, describe(r)
+    assert r.json().get("error"), describe(r)
