@@ -1,10 +1,13 @@
 // BLAKE3 (hash, keyed_hash, derive_key, extendable output), our own
-// implementation: a portable kernel plus SSE4.1 and AVX2 kernels for hashing
-// many chunks in parallel, chosen once at run time from the CPU's features.
+// implementation: a portable kernel plus SSE4.1, AVX2 and AVX-512 kernels for
+// hashing many chunks in parallel, chosen once at run time from the CPU's
+// features (on non-x86 builds only the portable kernel exists).
 // Verified against the official test vectors (shared/testdata/blake3) and b3sum.
 //
 // Thread-safety: a Blake3 object belongs to one thread; the free functions
-// are thread-safe.
+// are thread-safe. A moved-from Blake3 may only be assigned to or destroyed.
+// Nothing here fails: no method returns an error or throws (except
+// std::bad_alloc from the constructors).
 #pragma once
 
 #include <array>
@@ -48,10 +51,11 @@ class Blake3 {
 Blake3Digest Blake3Hash(std::string_view data);
 Blake3Digest Blake3KeyedHash(const uint8_t key[kBlake3KeyLen], std::string_view data);
 
-// Which kernel the dispatcher picked ("avx2", "sse41", "portable"); for logs and benchmarks.
+// Which kernel is in use ("avx512", "avx2", "sse41", "portable"); for logs and benchmarks.
 const char* Blake3KernelName();
-// For tests and benchmarks: force a kernel ("portable", "sse41", "avx2"); returns false if the
-// CPU cannot run it. Not thread-safe with concurrent hashing; call before any use.
+// For tests and benchmarks: force a kernel ("portable", "sse41", "avx2", "avx512"); "auto" (or
+// nullptr) returns to the dispatcher's pick. Returns false, changing nothing, if the name is
+// unknown or the CPU cannot run it. Not thread-safe with concurrent hashing; call before any use.
 bool Blake3ForceKernel(const char* name);
 
 }  // namespace modelhub
