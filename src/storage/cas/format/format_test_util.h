@@ -62,21 +62,28 @@ inline std::string MakeData(DataKind kind, size_t n, uint64_t seed = 1) {
 }
 
 // Stand-in hashes: distinct for distinct inputs in practice, cheap, and deterministic.
-inline Hash32 FakeChunkHash(std::string_view data) {
-  Hash32 h{};
+// h with byte i xor-ed with mask.
+inline XetHash Flip(const XetHash& h, size_t i, uint8_t mask = 1) {
+  XetHash::Bytes b = h.bytes();
+  b[i] ^= mask;
+  return XetHash(b);
+}
+
+inline XetHash FakeChunkHash(std::string_view data) {
+  XetHash::Bytes h{};
   uint64_t s = 0x1234 + data.size();
   for (unsigned char c : data) s = (s ^ c) * 0x100000001B3ull;
   for (size_t i = 0; i < 32; i += 8) {
     uint64_t v = SplitMix64(&s);
     std::memcpy(&h[i], &v, 8);
   }
-  return h;
+  return XetHash(h);
 }
 
-inline Hash32 FakeXorbHash(std::span<const ChunkHashAndSize> chunks) {
+inline XetHash FakeXorbHash(std::span<const MerkleNode> chunks) {
   std::string text;
   for (const auto& c : chunks) {
-    text.append(reinterpret_cast<const char*>(c.hash.data()), c.hash.size());
+    text.append(c.hash.view());
     text.append(std::to_string(c.size));
   }
   return FakeChunkHash(text);

@@ -53,14 +53,14 @@ Status ParseFileSection(WireReader* r, Shard* shard, SectionIndex* idx) {
     if (!r->Has(kShardRecordSize)) {
       return Bad(fmt::format("file section truncated at byte {} (file {}; no bookend)", pos, i));
     }
-    Hash32 hash;
+    XetHash hash;
     uint32_t flags = 0, n = 0;
     uint64_t reserved = 0;
     r->ReadHash(&hash);
     r->ReadU32(&flags);
     r->ReadU32(&n);
     r->ReadU64(&reserved);
-    if (hash == kMarkerHash) break;
+    if (hash == XetHash::Marker()) break;
     if (flags & ~(kFileFlagWithVerification | kFileFlagWithMetadataExt)) {
       return Bad(fmt::format("file {} at byte {}: unknown file flags {:#010x}", i, pos, flags));
     }
@@ -83,16 +83,16 @@ Status ParseFileSection(WireReader* r, Shard* shard, SectionIndex* idx) {
     }
     if (with_verification) {
       f.verification.resize(n);
-      for (Hash32& h : f.verification) {
+      for (XetHash& h : f.verification) {
         r->ReadHash(&h);
         r->Skip(kReservedTail);
       }
     }
     if (with_ext) {
-      Hash32 stored;
+      XetHash stored;
       r->ReadHash(&stored);
       r->Skip(kReservedTail);
-      f.sha256 = ReverseEightByteGroups(stored);
+      f.sha256 = ReverseEightByteGroups(stored.bytes());
     }
     idx->file_units.push_back((pos - section_start) / kShardRecordSize);
     shard->files.push_back(std::move(f));
@@ -115,7 +115,7 @@ Status ParseXorbSection(WireReader* r, Shard* shard, SectionIndex* idx) {
     r->ReadU32(&n);
     r->ReadU32(&x.num_bytes_in_xorb);
     r->ReadU32(&x.num_bytes_on_disk);
-    if (x.xorb_hash == kMarkerHash) break;
+    if (x.xorb_hash == XetHash::Marker()) break;
     if (!r->Has(uint64_t(n) * kShardRecordSize)) {
       return Bad(fmt::format("xorb {} at byte {}: {} chunks run past the end ({} bytes left)", i, pos, n,
                              r->remaining()));
@@ -145,7 +145,7 @@ Status ParseSections(std::string_view data, Shard* shard, SectionIndex* idx) {
 }
 
 void PutBookend(std::string* out) {
-  PutHash(out, kMarkerHash);
+  PutHash(out, XetHash::Marker());
   PutZeros(out, kReservedTail);
 }
 
@@ -158,8 +158,8 @@ std::optional<size_t> PositionOfUnit(const std::vector<uint64_t>& units, uint64_
 
 }  // namespace
 
-Hash32 ReverseEightByteGroups(const Hash32& bytes) {
-  Hash32 out;
+Sha256Digest ReverseEightByteGroups(const Sha256Digest& bytes) {
+  Sha256Digest out;
   for (size_t g = 0; g < 4; ++g)
     for (size_t i = 0; i < 8; ++i) out[g * 8 + i] = bytes[g * 8 + 7 - i];
   return out;
@@ -175,8 +175,8 @@ Status ValidateShard(const Shard& shard) {
   bool any_with = false, any_without = false;
   for (size_t i = 0; i < shard.files.size(); ++i) {
     const FileInfo& f = shard.files[i];
-    auto where = [&] { return fmt::format("file {} ({})", i, HashToXetHex(f.file_hash)); };
-    if (f.file_hash == kMarkerHash) return Bad(where() + ": the bookend hash cannot name a file");
+    auto where = [&] { return fmt::format("file {} ({})", i, f.file_hash.ToHex()); };
+    if (f.file_hash == XetHash::Marker()) return Bad(where() + ": the bookend hash cannot name a file");
     if (f.terms.size() > UINT32_MAX) return Bad(where() + ": too many terms");
     if (!f.verification.empty() && f.verification.size() != f.terms.size()) {
       return Bad(fmt::format("{}: {} verification entries for {} terms", where(), f.verification.size(),
@@ -196,8 +196,8 @@ Status ValidateShard(const Shard& shard) {
 
   for (size_t i = 0; i < shard.xorbs.size(); ++i) {
     const XorbInfo& x = shard.xorbs[i];
-    auto where = [&] { return fmt::format("xorb {} ({})", i, HashToXetHex(x.xorb_hash)); };
-    if (x.xorb_hash == kMarkerHash) return Bad(where() + ": the bookend hash cannot name a xorb");
+    auto where = [&] { return fmt::format("xorb {} ({})", i, x.xorb_hash.ToHex()); };
+    if (x.xorb_hash == XetHash::Marker()) return Bad(where() + ": the bookend hash cannot name a xorb");
     if (x.chunks.empty() || x.chunks.size() > kMaxXorbChunks) {
       return Bad(fmt::format("{}: {} chunks (must be 1..{})", where(), x.chunks.size(), kMaxXorbChunks));
     }
@@ -247,7 +247,7 @@ Result<std::string> SerializeShard(const Shard& shard, const ShardWriteOptions& 
   std::vector<ChunkRow> chunk_lookup;
 
   for (const FileInfo& f : shard.files) {
-    file_lookup.emplace_back(TruncatedHash(f.file_hash), (out.size() - footer.file_info_offset) / kShardRecordSize);
+    file_lookup.emplace_back(f.file_hash.Truncated(), (out.size() - footer.file_info_offset) / kShardRecordSize);
     PutHash(&out, f.file_hash);
     PutU32(&out, f.flags());
     PutU32(&out, static_cast<uint32_t>(f.terms.size()));
@@ -259,12 +259,12 @@ Result<std::string> SerializeShard(const Shard& shard, const ShardWriteOptions& 
       PutU32(&out, t.chunk_start);
       PutU32(&out, t.chunk_end);
     }
-    for (const Hash32& h : f.verification) {
+    for (const XetHash& h : f.verification) {
       PutHash(&out, h);
       PutZeros(&out, kReservedTail);
     }
     if (f.sha256) {
-      PutHash(&out, ReverseEightByteGroups(*f.sha256));
+      PutHash(&out, XetHash(ReverseEightByteGroups(*f.sha256)));
       PutZeros(&out, kReservedTail);
     }
     footer.materialized_bytes += f.size();
@@ -274,7 +274,7 @@ Result<std::string> SerializeShard(const Shard& shard, const ShardWriteOptions& 
   footer.xorb_info_offset = out.size();
   for (const XorbInfo& x : shard.xorbs) {
     const uint64_t unit = (out.size() - footer.xorb_info_offset) / kShardRecordSize;
-    xorb_lookup.emplace_back(TruncatedHash(x.xorb_hash), unit);
+    xorb_lookup.emplace_back(x.xorb_hash.Truncated(), unit);
     PutHash(&out, x.xorb_hash);
     PutU32(&out, x.flags);
     PutU32(&out, static_cast<uint32_t>(x.chunks.size()));
@@ -282,7 +282,7 @@ Result<std::string> SerializeShard(const Shard& shard, const ShardWriteOptions& 
     PutU32(&out, x.num_bytes_on_disk);
     for (size_t j = 0; j < x.chunks.size(); ++j) {
       const XorbChunkEntry& c = x.chunks[j];
-      chunk_lookup.push_back({TruncatedHash(c.chunk_hash), unit, static_cast<uint32_t>(j)});
+      chunk_lookup.push_back({c.chunk_hash.Truncated(), unit, static_cast<uint32_t>(j)});
       PutHash(&out, c.chunk_hash);
       PutU32(&out, c.byte_range_start);
       PutU32(&out, c.unpacked_bytes);
@@ -439,7 +439,7 @@ Result<ShardReader> ShardReader::Open(std::string_view data) {
       r.ReadU32(&unit);
       auto pos = PositionOfUnit(units, unit);
       if (!pos) return Bad(fmt::format("{} entry {}: index {} is not the start of an entry", name, k, unit));
-      if (key != TruncatedHash(hash_of(*pos))) return Bad(fmt::format("{} entry {}: key does not match", name, k));
+      if (key != hash_of(*pos).Truncated()) return Bad(fmt::format("{} entry {}: key does not match", name, k));
       if (k > 0 && key < prev) return Bad(fmt::format("{} entry {}: keys are not sorted", name, k));
       if (seen[*pos]) return Bad(fmt::format("{} entry {}: index {} listed twice", name, k, unit));
       seen[*pos] = true;
@@ -467,7 +467,7 @@ Result<ShardReader> ShardReader::Open(std::string_view data) {
     if (!pos || chunk >= s.xorbs[*pos].chunks.size()) {
       return Bad(fmt::format("chunk lookup entry {}: ({}, {}) is not a chunk", k, unit, chunk));
     }
-    if (key != TruncatedHash(s.xorbs[*pos].chunks[chunk].chunk_hash)) {
+    if (key != s.xorbs[*pos].chunks[chunk].chunk_hash.Truncated()) {
       return Bad(fmt::format("chunk lookup entry {}: key does not match", k));
     }
     if (k > 0 && key < prev) return Bad(fmt::format("chunk lookup entry {}: keys are not sorted", k));
@@ -491,25 +491,25 @@ void ForEachKey(const Table& table, uint64_t key, Match match) {
 
 }  // namespace
 
-std::optional<size_t> ShardReader::FindFile(const Hash32& file_hash) const {
+std::optional<size_t> ShardReader::FindFile(const XetHash& file_hash) const {
   std::optional<size_t> best;
-  ForEachKey(file_lookup_, TruncatedHash(file_hash), [&](size_t p) {
+  ForEachKey(file_lookup_, file_hash.Truncated(), [&](size_t p) {
     if (shard_.files[p].file_hash == file_hash && (!best || p < *best)) best = p;
   });
   return best;
 }
 
-std::optional<size_t> ShardReader::FindXorb(const Hash32& xorb_hash) const {
+std::optional<size_t> ShardReader::FindXorb(const XetHash& xorb_hash) const {
   std::optional<size_t> best;
-  ForEachKey(xorb_lookup_, TruncatedHash(xorb_hash), [&](size_t p) {
+  ForEachKey(xorb_lookup_, xorb_hash.Truncated(), [&](size_t p) {
     if (shard_.xorbs[p].xorb_hash == xorb_hash && (!best || p < *best)) best = p;
   });
   return best;
 }
 
-std::vector<ShardReader::ChunkLocation> ShardReader::FindChunk(const Hash32& chunk_hash) const {
+std::vector<ShardReader::ChunkLocation> ShardReader::FindChunk(const XetHash& chunk_hash) const {
   std::vector<ChunkLocation> out;
-  ForEachKey(chunk_lookup_, TruncatedHash(chunk_hash), [&](const ChunkLocation& loc) {
+  ForEachKey(chunk_lookup_, chunk_hash.Truncated(), [&](const ChunkLocation& loc) {
     if (shard_.xorbs[loc.xorb].chunks[loc.chunk].chunk_hash == chunk_hash) out.push_back(loc);
   });
   std::sort(out.begin(), out.end(),

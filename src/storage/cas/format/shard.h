@@ -29,6 +29,7 @@
 
 #include "common/status.h"
 #include "storage/cas/format/wire.h"
+#include "storage/cas/xet/xet_hash.h"
 
 namespace modelhub::xet {
 
@@ -46,11 +47,11 @@ extern const std::array<uint8_t, 32> kShardHeaderTag;
 using Sha256Digest = std::array<uint8_t, 32>;
 // The shard stores a file's SHA-256 with each 8-byte group reversed (docs/formats/shard.md). This
 // converts either way (it is its own inverse).
-Hash32 ReverseEightByteGroups(const Hash32& bytes);
+Sha256Digest ReverseEightByteGroups(const Sha256Digest& bytes);
 
 // One term of a file: chunks [chunk_start, chunk_end) of a xorb.
 struct FileTerm {
-  Hash32 xorb_hash{};
+  XetHash xorb_hash{};
   uint32_t xorb_flags = 0;  // "cas_flags"; 0 in practice, kept as read
   uint32_t unpacked_bytes = 0;
   uint32_t chunk_start = 0;
@@ -59,9 +60,9 @@ struct FileTerm {
 };
 
 struct FileInfo {
-  Hash32 file_hash{};
+  XetHash file_hash{};
   std::vector<FileTerm> terms;
-  std::vector<Hash32> verification;    // empty, or one range hash per term
+  std::vector<XetHash> verification;    // empty, or one range hash per term
   std::optional<Sha256Digest> sha256;  // the ordinary SHA-256 digest (not the shard's byte order)
 
   uint32_t flags() const {
@@ -72,7 +73,7 @@ struct FileInfo {
 };
 
 struct XorbChunkEntry {
-  Hash32 chunk_hash{};          // HMAC-keyed in a shard with a key
+  XetHash chunk_hash{};          // HMAC-keyed in a shard with a key
   uint32_t byte_range_start = 0;  // cumulative raw offset of the chunk in its xorb
   uint32_t unpacked_bytes = 0;
   uint32_t flags = 0;           // kChunkFlagGlobalDedup
@@ -80,7 +81,7 @@ struct XorbChunkEntry {
 };
 
 struct XorbInfo {
-  Hash32 xorb_hash{};
+  XetHash xorb_hash{};
   uint32_t flags = 0;
   uint32_t num_bytes_in_xorb = 0;  // sum of raw chunk sizes
   uint32_t num_bytes_on_disk = 0;  // serialized size; clients send 0, never trusted
@@ -105,7 +106,7 @@ struct ShardFooter {
   uint64_t xorb_lookup_num_entry = 0;
   uint64_t chunk_lookup_offset = 0;
   uint64_t chunk_lookup_num_entry = 0;
-  Hash32 chunk_hash_hmac_key{};  // zero = chunk hashes are plain
+  XetHash chunk_hash_hmac_key{};  // zero = chunk hashes are plain
   uint64_t creation_timestamp = 0;
   uint64_t key_expiry = kShardNoExpiry;
   uint64_t stored_bytes_on_disk = 0;
@@ -126,7 +127,7 @@ Result<Shard> ParseShard(std::string_view data, size_t* sections_end = nullptr);
 
 struct ShardWriteOptions {
   bool full = true;               // false: the upload form (footer_size 0, no tables, no footer)
-  Hash32 hmac_key{};              // full only; the shard's chunk hashes must already be keyed with it
+  XetHash hmac_key{};              // full only; the shard's chunk hashes must already be keyed with it
   uint64_t creation_timestamp = 0;  // unix seconds (the caller's clock)
   uint64_t key_expiry = kShardNoExpiry;
 };
@@ -142,18 +143,18 @@ class ShardReader {
 
   const Shard& shard() const { return shard_; }
   const ShardFooter& footer() const { return footer_; }
-  bool chunk_hashes_keyed() const { return footer_.chunk_hash_hmac_key != kZeroHash; }
+  bool chunk_hashes_keyed() const { return footer_.chunk_hash_hmac_key != XetHash(); }
 
   // Position in shard().files / shard().xorbs of the first entry with that hash.
-  std::optional<size_t> FindFile(const Hash32& file_hash) const;
-  std::optional<size_t> FindXorb(const Hash32& xorb_hash) const;
+  std::optional<size_t> FindFile(const XetHash& file_hash) const;
+  std::optional<size_t> FindXorb(const XetHash& xorb_hash) const;
   struct ChunkLocation {
     size_t xorb = 0;   // position in shard().xorbs
     uint32_t chunk = 0;  // position in that xorb's chunks
     friend bool operator==(const ChunkLocation&, const ChunkLocation&) = default;
   };
   // Every place the chunk hash occurs (pass the keyed hash if chunk_hashes_keyed()).
-  std::vector<ChunkLocation> FindChunk(const Hash32& chunk_hash) const;
+  std::vector<ChunkLocation> FindChunk(const XetHash& chunk_hash) const;
 
  private:
   ShardReader() = default;

@@ -7,10 +7,16 @@
 namespace modelhub::xet {
 namespace {
 
-Hash32 H(uint8_t seed) {
-  Hash32 h;
+XetHash H(uint8_t seed) {
+  XetHash::Bytes h;
   for (int i = 0; i < 32; ++i) h[i] = static_cast<uint8_t>(seed * 31 + i * 7);
-  return h;
+  return XetHash(h);
+}
+
+XetHash Filled(uint8_t v) {
+  XetHash::Bytes h;
+  h.fill(v);
+  return XetHash(h);
 }
 
 // Chunk i of xorb `seed` has hash H(seed + 100 + i), so xorbs 1 and 2 share two chunk hashes.
@@ -87,12 +93,12 @@ TEST(ShardTest, Sha256IsStoredWithEightByteGroupsReversed) {
   EXPECT_EQ(stored, want);
   EXPECT_EQ(ReverseEightByteGroups(ReverseEightByteGroups(sha)), sha);
   // So the Xet hex of the stored bytes reads like the ordinary sha256 hex.
-  EXPECT_EQ(HashToXetHex(LoadHash(stored.data())), "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+  EXPECT_EQ(LoadHash(stored.data()).ToHex(), "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
 }
 
 TEST(ShardTest, FullShardRoundTripAndLookups) {
   Shard s = SampleShard();
-  Hash32 key = H(77);
+  XetHash key = H(77);
   auto bytes = SerializeShard(s, {.full = true, .hmac_key = key, .creation_timestamp = 1700000000, .key_expiry = 1800000000});
   ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
   EXPECT_EQ(LoadU64(bytes->data() + 40), 200u);
@@ -134,8 +140,7 @@ TEST(ShardTest, FullShardRoundTripAndLookups) {
   EXPECT_TRUE(reader->FindChunk(H(200)).empty());
 
   // Same hash with another tail: the lookup compares the whole hash, not just the key.
-  Hash32 near = H(51);
-  near[31] ^= 1;
+  XetHash near = testing::Flip(H(51), 31);
   EXPECT_EQ(reader->FindFile(near), std::nullopt);
 }
 
@@ -166,13 +171,11 @@ TEST(ShardTest, HandBuiltShardParses) {
   PutU64(&d, 0);
   ASSERT_EQ(d.size(), 48u);
   // File: hash 0x11.., flags verification|ext, 1 entry.
-  Hash32 file_hash, xorb_hash, range_hash, sha_stored, chunk0, chunk1;
-  file_hash.fill(0x11);
-  xorb_hash.fill(0x22);
-  range_hash.fill(0x33);
-  chunk0.fill(0x44);
-  chunk1.fill(0x55);
-  for (int i = 0; i < 32; ++i) sha_stored[i] = static_cast<uint8_t>(0xa0 + i);
+  const XetHash file_hash = Filled(0x11), xorb_hash = Filled(0x22), range_hash = Filled(0x33),
+                chunk0 = Filled(0x44), chunk1 = Filled(0x55);
+  XetHash::Bytes sha_raw;
+  for (int i = 0; i < 32; ++i) sha_raw[i] = static_cast<uint8_t>(0xa0 + i);
+  const XetHash sha_stored(sha_raw);
   PutHash(&d, file_hash);
   PutU32(&d, 0xC0000000u);
   PutU32(&d, 1);
@@ -186,7 +189,7 @@ TEST(ShardTest, HandBuiltShardParses) {
   PutZeros(&d, 16);
   PutHash(&d, sha_stored);
   PutZeros(&d, 16);
-  PutHash(&d, kMarkerHash);
+  PutHash(&d, XetHash::Marker());
   PutZeros(&d, 16);
   // Xorb: 2 chunks of 100 and 200 bytes.
   PutHash(&d, xorb_hash);
@@ -204,7 +207,7 @@ TEST(ShardTest, HandBuiltShardParses) {
   PutU32(&d, 200);
   PutU32(&d, 0);
   PutU32(&d, 0);
-  PutHash(&d, kMarkerHash);
+  PutHash(&d, XetHash::Marker());
   PutZeros(&d, 16);
 
   size_t end = 0;
@@ -217,7 +220,7 @@ TEST(ShardTest, HandBuiltShardParses) {
   EXPECT_EQ(f.flags(), 0xC0000000u);
   ASSERT_EQ(f.terms.size(), 1u);
   EXPECT_EQ(f.terms[0], (FileTerm{xorb_hash, 0, 300, 0, 2}));
-  EXPECT_EQ(f.verification, std::vector<Hash32>{range_hash});
+  EXPECT_EQ(f.verification, std::vector<XetHash>{range_hash});
   ASSERT_TRUE(f.sha256);
   EXPECT_EQ((*f.sha256)[0], 0xa7);  // first group reversed
   EXPECT_EQ((*f.sha256)[7], 0xa0);

@@ -1,5 +1,5 @@
-// Byte-level helpers shared by the xorb and shard codecs: the 32-byte hash value they carry, little-endian
-// stores, and WireReader, a bounds-checked cursor over untrusted bytes that never reads past its end.
+// Byte-level helpers shared by the xorb and shard codecs: little-endian stores and loads, and WireReader, a
+// bounds-checked cursor over untrusted bytes that never reads past its end.
 //
 // Thread-safety: values and pure functions; a WireReader belongs to one thread.
 #pragma once
@@ -11,28 +11,9 @@
 #include <string>
 #include <string_view>
 
+#include "storage/cas/xet/xet_hash.h"
+
 namespace modelhub::xet {
-
-// A Xet hash (chunk, xorb, file, verification, HMAC key) as its 32 raw bytes, in wire order.
-using Hash32 = std::array<uint8_t, 32>;
-
-inline constexpr Hash32 kZeroHash{};
-// All bytes 0xff: the bookend of shard sections.
-inline constexpr Hash32 kMarkerHash = [] {
-  Hash32 h{};
-  for (auto& b : h) b = 0xff;
-  return h;
-}();
-
-// The shard lookup key: bytes 0..7 as a little-endian u64 (xet-core's truncate_hash).
-inline uint64_t TruncatedHash(const Hash32& h) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | h[i];
-  return v;
-}
-
-// The Xet hex form: each 8-byte group printed as a little-endian u64 (for messages).
-std::string HashToXetHex(const Hash32& h);
 
 inline void PutU8(std::string* out, uint8_t v) { out->push_back(static_cast<char>(v)); }
 inline void PutU24(std::string* out, uint32_t v) {
@@ -44,7 +25,7 @@ inline void PutU32(std::string* out, uint32_t v) {
 inline void PutU64(std::string* out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
-inline void PutHash(std::string* out, const Hash32& h) { out->append(reinterpret_cast<const char*>(h.data()), h.size()); }
+inline void PutHash(std::string* out, const XetHash& h) { out->append(reinterpret_cast<const char*>(h.data()), XetHash::kSize); }
 inline void PutZeros(std::string* out, size_t n) { out->append(n, '\0'); }
 
 inline uint32_t LoadU24(const char* p) {
@@ -56,11 +37,7 @@ inline uint32_t LoadU32(const char* p) {
   return uint32_t(u[0]) | (uint32_t(u[1]) << 8) | (uint32_t(u[2]) << 16) | (uint32_t(u[3]) << 24);
 }
 inline uint64_t LoadU64(const char* p) { return uint64_t(LoadU32(p)) | (uint64_t(LoadU32(p + 4)) << 32); }
-inline Hash32 LoadHash(const char* p) {
-  Hash32 h;
-  std::memcpy(h.data(), p, h.size());
-  return h;
-}
+inline XetHash LoadHash(const char* p) { return XetHash::FromRaw(p); }
 
 // A cursor over [data, data + size). Every Read* first checks that enough bytes remain and returns false
 // (consuming nothing) when they do not, so a caller turns a short read into an error without ever
@@ -88,7 +65,7 @@ class WireReader {
   bool ReadU24(uint32_t* v) { return Fixed(3, v, LoadU24); }
   bool ReadU32(uint32_t* v) { return Fixed(4, v, LoadU32); }
   bool ReadU64(uint64_t* v) { return Fixed(8, v, LoadU64); }
-  bool ReadHash(Hash32* h) { return Fixed(32, h, LoadHash); }
+  bool ReadHash(XetHash* h) { return Fixed(32, h, LoadHash); }
   bool ReadBytes(size_t n, std::string_view* out) {
     if (!Has(n)) return false;
     *out = data_.substr(pos_, n);

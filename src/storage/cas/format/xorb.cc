@@ -176,12 +176,12 @@ std::string SerializeXorbFooter(const XorbFooter& f) {
   if (f.version == 0) {
     PutU32(&out, static_cast<uint32_t>(n));
     for (uint32_t e : f.chunk_ends) PutU32(&out, e);
-    for (const Hash32& h : f.chunk_hashes) PutHash(&out, h);
+    for (const XetHash& h : f.chunk_hashes) PutHash(&out, h);
   } else {
     out.append(kIdentHashes, kIdentLen);
     PutU8(&out, 0);
     PutU32(&out, static_cast<uint32_t>(n));
-    for (const Hash32& h : f.chunk_hashes) PutHash(&out, h);
+    for (const XetHash& h : f.chunk_hashes) PutHash(&out, h);
     out.append(kIdentBoundaries, kIdentLen);
     PutU8(&out, 1);
     PutU32(&out, static_cast<uint32_t>(n));
@@ -196,7 +196,7 @@ std::string SerializeXorbFooter(const XorbFooter& f) {
   return out;
 }
 
-XorbFooter MakeXorbFooter(const XorbLayout& layout, std::span<const Hash32> chunk_hashes, const Hash32& xorb_hash) {
+XorbFooter MakeXorbFooter(const XorbLayout& layout, std::span<const XetHash> chunk_hashes, const XetHash& xorb_hash) {
   XorbFooter f;
   f.version = 1;
   f.xorb_hash = xorb_hash;
@@ -207,6 +207,13 @@ XorbFooter MakeXorbFooter(const XorbLayout& layout, std::span<const Hash32> chun
   }
   return f;
 }
+
+#ifdef MODELHUB_XET_HASHES
+XorbHashers XetXorbHashers() {
+  return {[](std::string_view chunk) { return ChunkHash(chunk); },
+          [](std::span<const MerkleNode> chunks) { return XorbHash(chunks); }};
+}
+#endif
 
 Result<XorbReader> XorbReader::Open(std::string_view body) {
   MH_ASSIGN_OR_RETURN(XorbLayout layout, ParseXorb(body));
@@ -249,10 +256,10 @@ Status XorbReader::ReadChunkRange(size_t begin, size_t end, std::string* out) co
   return Status::Ok();
 }
 
-Result<VerifiedXorb> VerifyXorb(std::string_view body, const XorbHashers& hashers, const Hash32* expected_xorb_hash) {
+Result<VerifiedXorb> VerifyXorb(std::string_view body, const XorbHashers& hashers, const XetHash* expected_xorb_hash) {
   MH_ASSIGN_OR_RETURN(XorbReader reader, XorbReader::Open(body));
   VerifiedXorb v;
-  std::vector<ChunkHashAndSize> leaves;
+  std::vector<MerkleNode> leaves;
   leaves.reserve(reader.num_chunks());
   v.chunk_hashes.reserve(reader.num_chunks());
   const auto& footer = reader.layout().footer;
@@ -261,22 +268,22 @@ Result<VerifiedXorb> VerifyXorb(std::string_view body, const XorbHashers& hasher
   for (size_t i = 0; i < reader.num_chunks(); ++i) {
     raw.clear();
     MH_RETURN_IF_ERROR(reader.ReadChunk(i, &raw));
-    Hash32 h = hashers.chunk_hash(raw);
+    XetHash h = hashers.chunk_hash(raw);
     if (footer && footer->chunk_hashes[i] != h) {
-      return Bad(fmt::format("chunk {} hashes to {}, the footer says {}", i, HashToXetHex(h),
-                             HashToXetHex(footer->chunk_hashes[i])));
+      return Bad(fmt::format("chunk {} hashes to {}, the footer says {}", i, h.ToHex(),
+                             footer->chunk_hashes[i].ToHex()));
     }
     v.chunk_hashes.push_back(h);
     leaves.push_back({h, raw.size()});
   }
   v.xorb_hash = hashers.xorb_hash(leaves);
   if (footer && footer->xorb_hash != v.xorb_hash) {
-    return Bad(fmt::format("xorb hash is {}, the footer says {}", HashToXetHex(v.xorb_hash),
-                           HashToXetHex(footer->xorb_hash)));
+    return Bad(fmt::format("xorb hash is {}, the footer says {}", v.xorb_hash.ToHex(),
+                           footer->xorb_hash.ToHex()));
   }
   if (expected_xorb_hash && *expected_xorb_hash != v.xorb_hash) {
-    return Bad(fmt::format("xorb hash is {}, expected {}", HashToXetHex(v.xorb_hash),
-                           HashToXetHex(*expected_xorb_hash)));
+    return Bad(fmt::format("xorb hash is {}, expected {}", v.xorb_hash.ToHex(),
+                           expected_xorb_hash->ToHex()));
   }
   v.layout = reader.layout();
   return v;
@@ -286,7 +293,7 @@ bool XorbWriter::HasRoomFor(size_t raw_size) const {
   return num_chunks() < kMaxXorbChunks && raw_size <= kMaxXorbRawBytes - raw_bytes();
 }
 
-Status XorbWriter::Append(std::string_view raw, const Hash32& chunk_hash) {
+Status XorbWriter::Append(std::string_view raw, const XetHash& chunk_hash) {
   if (raw.empty() || raw.size() > kMaxChunkBytes) {
     return Status::InvalidArgument(fmt::format("chunk of {} bytes is not in 1..{}", raw.size(), kMaxChunkBytes));
   }
@@ -312,14 +319,14 @@ Status XorbWriter::Append(std::string_view raw, const Hash32& chunk_hash) {
   return Status::Ok();
 }
 
-std::vector<ChunkHashAndSize> XorbWriter::ChunkHashesAndSizes() const {
-  std::vector<ChunkHashAndSize> v;
+std::vector<MerkleNode> XorbWriter::ChunkHashesAndSizes() const {
+  std::vector<MerkleNode> v;
   v.reserve(num_chunks());
   for (size_t i = 0; i < num_chunks(); ++i) v.push_back({hashes_[i], layout_.chunks[i].unpacked_size});
   return v;
 }
 
-std::string XorbWriter::SerializeWithFooter(const Hash32& xorb_hash, std::array<uint8_t, 4> nonce) const {
+std::string XorbWriter::SerializeWithFooter(const XetHash& xorb_hash, std::array<uint8_t, 4> nonce) const {
   XorbFooter f = MakeXorbFooter(layout_, hashes_, xorb_hash);
   std::memcpy(f.buffer.data(), nonce.data(), nonce.size());
   std::string out = records_;

@@ -11,8 +11,8 @@
 // Every function that reads bytes treats them as hostile: errors are InvalidArgument values with the
 // chunk index and byte offset; nothing asserts, nothing reads out of bounds.
 //
-// Hashing is injected (XorbHashers) so this library does not depend on BLAKE3; the Xet hash functions of
-// storage/cas/xet provide the real ones.
+// Hashing is injected (XorbHashers) so the codec can be tested and fuzzed with cheap stand-ins;
+// XetXorbHashers() gives the real Xet hash functions of storage/cas/xet.
 //
 // Thread-safety: free functions are thread-safe; XorbWriter and XorbReader are not synchronized (a
 // XorbReader's const methods may be called concurrently).
@@ -32,6 +32,8 @@
 #include "common/status.h"
 #include "storage/cas/format/chunk_compression.h"
 #include "storage/cas/format/wire.h"
+#include "storage/cas/xet/hashes.h"
+#include "storage/cas/xet/xet_hash.h"
 
 namespace modelhub::xet {
 
@@ -65,8 +67,8 @@ struct XorbChunkRecord {
 // A V0 or V1 footer, as parsed or as to be written.
 struct XorbFooter {
   uint8_t version = 1;  // 0 (legacy: no unpacked_ends) or 1
-  Hash32 xorb_hash{};
-  std::vector<Hash32> chunk_hashes;
+  XetHash xorb_hash{};
+  std::vector<XetHash> chunk_hashes;
   std::vector<uint32_t> chunk_ends;     // serialized end of each record ("chunk boundary offsets")
   std::vector<uint32_t> unpacked_ends;  // V1 only: cumulative raw sizes
   std::array<uint8_t, 16> buffer{};     // first 4 bytes: hf_xet's upload nonce; excluded from hashes
@@ -88,19 +90,19 @@ Result<XorbLayout> ParseXorb(std::string_view body);
 // one entry per chunk (unpacked_ends only for V1).
 std::string SerializeXorbFooter(const XorbFooter& footer);
 // A V1 footer describing layout's records with the given chunk hashes (one per chunk) and xorb hash.
-XorbFooter MakeXorbFooter(const XorbLayout& layout, std::span<const Hash32> chunk_hashes, const Hash32& xorb_hash);
-
-// The inputs of the xorb hash (merkle root): each chunk's hash and raw size.
-struct ChunkHashAndSize {
-  Hash32 hash{};
-  uint64_t size = 0;
-};
+XorbFooter MakeXorbFooter(const XorbLayout& layout, std::span<const XetHash> chunk_hashes, const XetHash& xorb_hash);
 
 // The two hash functions a xorb is checked with (storage/cas/xet: ChunkHash and XorbHash).
 struct XorbHashers {
-  std::function<Hash32(std::string_view chunk)> chunk_hash;
-  std::function<Hash32(std::span<const ChunkHashAndSize> chunks)> xorb_hash;
+  std::function<XetHash(std::string_view chunk)> chunk_hash;
+  std::function<XetHash(std::span<const MerkleNode> chunks)> xorb_hash;
 };
+
+#ifdef MODELHUB_XET_HASHES
+// The real ones: BLAKE3-keyed chunk hash and merkle xorb hash of storage/cas/xet (defined when mh_xet is
+// built with BLAKE3).
+XorbHashers XetXorbHashers();
+#endif
 
 // A parsed body and its layout. The body's bytes must outlive the reader.
 class XorbReader {
@@ -127,15 +129,15 @@ class XorbReader {
 
 struct VerifiedXorb {
   XorbLayout layout;
-  std::vector<Hash32> chunk_hashes;
-  Hash32 xorb_hash{};
+  std::vector<XetHash> chunk_hashes;
+  XetHash xorb_hash{};
 };
 
 // Parses body, decompresses every chunk (one at a time), hashes each and the whole xorb, and checks them
 // against the footer (if any) and against *expected_xorb_hash (if not null). InvalidArgument on any
 // mismatch, naming the chunk.
 Result<VerifiedXorb> VerifyXorb(std::string_view body, const XorbHashers& hashers,
-                                const Hash32* expected_xorb_hash = nullptr);
+                                const XetHash* expected_xorb_hash = nullptr);
 
 // Builds a xorb chunk by chunk. Append compresses immediately, so memory is the compressed size.
 class XorbWriter {
@@ -147,25 +149,25 @@ class XorbWriter {
   bool HasRoomFor(size_t raw_size) const;
   // Compresses and appends a chunk. InvalidArgument if it is empty or larger than 131072 bytes, or if it
   // does not fit (HasRoomFor is false); nothing changes then.
-  Status Append(std::string_view raw, const Hash32& chunk_hash);
+  Status Append(std::string_view raw, const XetHash& chunk_hash);
 
   size_t num_chunks() const { return layout_.chunks.size(); }
   uint64_t raw_bytes() const { return layout_.unpacked_size; }
   const XorbLayout& layout() const { return layout_; }
-  const std::vector<Hash32>& chunk_hashes() const { return hashes_; }
-  std::vector<ChunkHashAndSize> ChunkHashesAndSizes() const;
+  const std::vector<XetHash>& chunk_hashes() const { return hashes_; }
+  std::vector<MerkleNode> ChunkHashesAndSizes() const;
 
   // The upload body: records only (what hf_xet >= 1.1.4 sends).
   const std::string& records() const { return records_; }
   // Records followed by a V1 footer. xorb_hash is the merkle root of ChunkHashesAndSizes() (computed by
   // the caller's hash functions); nonce goes into the first 4 bytes of the footer buffer.
-  std::string SerializeWithFooter(const Hash32& xorb_hash, std::array<uint8_t, 4> nonce = {}) const;
+  std::string SerializeWithFooter(const XetHash& xorb_hash, std::array<uint8_t, 4> nonce = {}) const;
 
  private:
   CompressionPolicy policy_;
   std::string records_;
   XorbLayout layout_;
-  std::vector<Hash32> hashes_;
+  std::vector<XetHash> hashes_;
 };
 
 }  // namespace modelhub::xet

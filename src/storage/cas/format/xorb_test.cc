@@ -11,13 +11,14 @@ using testing::DataKind;
 using testing::FakeChunkHash;
 using testing::FakeHashers;
 using testing::FakeXorbHash;
+using testing::Flip;
 using testing::MakeData;
 
 struct Built {
   std::vector<std::string> chunks;
   std::string records;
   std::string with_footer;
-  Hash32 xorb_hash{};
+  XetHash xorb_hash{};
 };
 
 Built Build(const std::vector<std::string>& chunks, CompressionPolicy policy) {
@@ -117,7 +118,7 @@ TEST(XorbTest, V0FooterIsAccepted) {
   Built b = Build(MixedChunks(), CompressionPolicy::kAuto);
   auto layout = ParseXorb(b.records);
   ASSERT_TRUE(layout.ok());
-  std::vector<Hash32> hashes;
+  std::vector<XetHash> hashes;
   for (const auto& c : b.chunks) hashes.push_back(FakeChunkHash(c));
   XorbFooter f = MakeXorbFooter(*layout, hashes, b.xorb_hash);
   f.version = 0;
@@ -143,22 +144,20 @@ TEST(XorbTest, VerifyChecksHashesAgainstFooterAndExpectation) {
     EXPECT_EQ(v->xorb_hash, b.xorb_hash);
     ASSERT_EQ(v->chunk_hashes.size(), b.chunks.size());
     EXPECT_EQ(v->chunk_hashes[3], FakeChunkHash(b.chunks[3]));
-    Hash32 other = b.xorb_hash;
-    other[0] ^= 1;
+    XetHash other = Flip(b.xorb_hash, 0);
     auto bad = VerifyXorb(*body, FakeHashers(), &other);
     EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
   }
   // A footer whose hashes disagree with the data.
   auto layout = ParseXorb(b.records);
-  std::vector<Hash32> hashes;
+  std::vector<XetHash> hashes;
   for (const auto& c : b.chunks) hashes.push_back(FakeChunkHash(c));
-  hashes[2][5] ^= 0x10;
+  hashes[2] = Flip(hashes[2], 5, 0x10);
   std::string body = b.records + SerializeXorbFooter(MakeXorbFooter(*layout, hashes, b.xorb_hash));
   ASSERT_TRUE(ParseXorb(body).ok());
   EXPECT_NE(VerifyXorb(body, FakeHashers()).status().message().find("chunk 2"), std::string::npos);
-  hashes[2][5] ^= 0x10;
-  Hash32 wrong_root = b.xorb_hash;
-  wrong_root[31] ^= 1;
+  hashes[2] = Flip(hashes[2], 5, 0x10);
+  XetHash wrong_root = Flip(b.xorb_hash, 31);
   body = b.records + SerializeXorbFooter(MakeXorbFooter(*layout, hashes, wrong_root));
   EXPECT_FALSE(VerifyXorb(body, FakeHashers()).ok());
 }
@@ -250,7 +249,7 @@ TEST(XorbTest, RejectsMalformedHeaders) {
 TEST(XorbTest, RejectsInconsistentFooters) {
   Built b = Build(MixedChunks(), CompressionPolicy::kLz4);
   auto layout = ParseXorb(b.records);
-  std::vector<Hash32> hashes(b.chunks.size());
+  std::vector<XetHash> hashes(b.chunks.size());
   XorbFooter good = MakeXorbFooter(*layout, hashes, b.xorb_hash);
   ASSERT_TRUE(ParseXorb(b.records + SerializeXorbFooter(good)).ok());
   EXPECT_FALSE(ParseXorb(b.records + SerializeXorbFooter(good) + "x").ok());  // trailing garbage
@@ -308,7 +307,7 @@ TEST(XorbTest, Limits) {
   EXPECT_FALSE(w.Append("a", FakeChunkHash("a")).ok());
   EXPECT_EQ(w.num_chunks(), 512u);
   EXPECT_FALSE(XorbWriter().Append("", FakeChunkHash("")).ok());
-  EXPECT_FALSE(XorbWriter().Append(std::string(131073, 'a'), Hash32{}).ok());
+  EXPECT_FALSE(XorbWriter().Append(std::string(131073, 'a'), XetHash{}).ok());
 }
 
 TEST(XorbTest, RecordBytesCoverTermRanges) {
@@ -324,11 +323,73 @@ TEST(XorbTest, RecordBytesCoverTermRanges) {
 }
 
 TEST(XorbTest, HashHexIsXetFormat) {
-  Hash32 h;
-  for (int i = 0; i < 32; ++i) h[i] = static_cast<uint8_t>(i);
-  EXPECT_EQ(HashToXetHex(h), "07060504030201000f0e0d0c0b0a090817161514131211101f1e1d1c1b1a1918");
-  EXPECT_EQ(TruncatedHash(h), 0x0706050403020100ull);
+  XetHash::Bytes raw;
+  for (int i = 0; i < 32; ++i) raw[i] = static_cast<uint8_t>(i);
+  XetHash h(raw);
+  EXPECT_EQ(h.ToHex(), "07060504030201000f0e0d0c0b0a090817161514131211101f1e1d1c1b1a1918");
+  EXPECT_EQ(h.Truncated(), 0x0706050403020100ull);
 }
 
 }  // namespace
 }  // namespace modelhub::xet
+
+#ifdef MODELHUB_XET_HASHES
+namespace modelhub::xet {
+namespace {
+
+// xet-core's chunker test input: SplitMix64 (seed 0) words, little-endian, 1,000,000 bytes. Its 19 chunk
+// boundaries and hashes are in shared/reference/xet-protocol.md §1 and shared/testdata/xet/vectors.json.
+std::string SplitMixMegabyte() {
+  std::string data;
+  uint64_t s = 0;
+  while (data.size() < 1000000) {
+    uint64_t v = testing::SplitMix64(&s);
+    for (int i = 0; i < 8; ++i) data.push_back(static_cast<char>(v >> (8 * i)));
+  }
+  data.resize(1000000);
+  return data;
+}
+
+constexpr size_t kSplitMixEnds[] = {84493,  134421, 144853, 243318, 271793, 336457, 467529,
+                                    494581, 582000, 596735, 616815, 653164, 678202, 724510,
+                                    815591, 827760, 958832, 991092, 1000000};
+
+TEST(XorbRealHashTest, SplitMixMegabyteMatchesReferenceXorbHash) {
+  const std::string data = SplitMixMegabyte();
+  ASSERT_EQ(static_cast<uint8_t>(data[0]), 175);
+  ASSERT_EQ(static_cast<uint8_t>(data[111111]), 118);
+  const XorbHashers hashers = XetXorbHashers();
+  XorbWriter w(CompressionPolicy::kBest);
+  size_t start = 0;
+  for (size_t end : kSplitMixEnds) {
+    std::string_view chunk(data.data() + start, end - start);
+    ASSERT_TRUE(w.Append(chunk, hashers.chunk_hash(chunk)).ok());
+    start = end;
+  }
+  EXPECT_EQ(w.chunk_hashes()[0].ToHex(), "6eca1e7dadaf08cca5d82d318c800f07c2ddcec115a7e8627e5edd9605b94b8d");
+  EXPECT_EQ(w.chunk_hashes()[18].ToHex(), "03e5b5f5a088269ec4b329f1e04debfac4cb54b9c0facf038f7e8e0f054be7e2");
+  auto want = XetHash::FromHex("6f2ce16ca5e317f0100ff0e7e5bf40a0de9032e9ee1ad04b6b8ff4e36cdfbf6c");
+  ASSERT_TRUE(want.ok());
+  const XetHash root = hashers.xorb_hash(w.ChunkHashesAndSizes());
+  EXPECT_EQ(root, *want);
+
+  for (const std::string& body : {w.records(), w.SerializeWithFooter(root)}) {
+    auto v = VerifyXorb(body, hashers, &*want);
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    EXPECT_EQ(v->chunk_hashes, w.chunk_hashes());
+    auto reader = XorbReader::Open(body);
+    ASSERT_TRUE(reader.ok());
+    std::string all;
+    ASSERT_TRUE(reader->ReadChunkRange(0, reader->num_chunks(), &all).ok());
+    EXPECT_EQ(all, data);
+  }
+  // The file hash and the verification hash of the term [0, 19) that a shard would carry.
+  std::vector<MerkleNode> leaves = w.ChunkHashesAndSizes();
+  EXPECT_EQ(FileHash(leaves).ToHex(), "3d17b2d7d64a0e011b6717a52d9a16bd2c3f05b743fa8adf52a7d75dafab6d89");
+  EXPECT_EQ(VerificationHash(w.chunk_hashes()).ToHex(),
+            "6daf15a7ed258b91f607e8f5e6723a8564292d12c8104c156f7bad9c255a0180");
+}
+
+}  // namespace
+}  // namespace modelhub::xet
+#endif  // MODELHUB_XET_HASHES
