@@ -106,3 +106,37 @@ def test_sigterm_stops_gracefully(tmp_path):
         assert time.monotonic() - t0 < 10
     finally:
         other.stop()
+
+
+def test_data_survives_kill_and_restart(tmp_path):
+    """What a 2xx acknowledged is still there after SIGKILL and a restart on the same data folder."""
+    import os
+
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    first = start_hub(tmp_path / "restart")
+    try:
+        first.create_user("alice")
+        token = first.create_token("alice", "write", "restart")
+        api = HfApi(endpoint=first.endpoint, token=token)
+        api.create_repo("alice/durable", private=True)
+        lfs = os.urandom(200_000)
+        c = api.create_commit("alice/durable", [CommitOperationAdd("a.txt", b"acknowledged\n"),
+                                                CommitOperationAdd("w.bin", lfs)], commit_message="durable")
+        api.create_tag("alice/durable", tag="v1")
+    finally:
+        first.proc.kill()  # no graceful shutdown
+        first.proc.wait(timeout=10)
+
+    second = start_hub(tmp_path / "restart", port=first.port)
+    try:
+        api = HfApi(endpoint=second.endpoint, token=token)
+        info = api.model_info("alice/durable")
+        assert info.sha == c.oid and info.private is True
+        assert {t.name for t in api.list_repo_refs("alice/durable").tags} == {"v1"}
+        for path, data in (("a.txt", b"acknowledged\n"), ("w.bin", lfs)):
+            r = requests.get(f"{second.endpoint}/alice/durable/resolve/v1/{path}",
+                             headers={"authorization": f"Bearer {token}"}, timeout=30)
+            assert r.status_code == 200 and r.content == data, describe(r)
+    finally:
+        second.stop()
