@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "storage/cas/format/xorb.h"
+#include "storage/cas/xet/hashes.h"
 
 namespace modelhub::xet {
 
@@ -220,6 +221,13 @@ Status ValidateShard(const Shard& shard) {
   }
   return Status::Ok();
 }
+
+#ifdef MODELHUB_XET_HASHES
+void KeyChunkHashes(Shard* shard, const XetHash& key) {
+  for (XorbInfo& x : shard->xorbs)
+    for (XorbChunkEntry& c : x.chunks) c.chunk_hash = KeyedHash(c.chunk_hash, key);
+}
+#endif
 
 Result<Shard> ParseShard(std::string_view data, size_t* sections_end) {
   Shard shard;

@@ -132,6 +132,12 @@ struct ShardWriteOptions {
   uint64_t key_expiry = kShardNoExpiry;
 };
 
+#ifdef MODELHUB_XET_HASHES
+// Replaces every chunk hash of the xorb section by KeyedHash(hash, key) (storage/cas/xet), as a shard
+// served for global dedup with ShardWriteOptions::hmac_key = key must hold them.
+void KeyChunkHashes(Shard* shard, const XetHash& key);
+#endif
+
 // Serializes shard (after ValidateShard). Sections keep the given order; lookup tables are sorted by
 // truncated hash.
 Result<std::string> SerializeShard(const Shard& shard, const ShardWriteOptions& options = {});

@@ -356,7 +356,7 @@ TEST(ShardTest, RejectsInconsistentFullShards) {
   EXPECT_FALSE(ShardReader::Open(with_u64(footer + 32, 4)).ok());                             // file count
   EXPECT_FALSE(ShardReader::Open(with_u64(footer + 64, ~0ull)).ok());                         // chunk count
   EXPECT_FALSE(ShardReader::Open(with_u64(footer + 192, 0)).ok());                            // footer_offset
-  EXPECT_FALSE(ShardReader::Open(with_u64(footer + 168, 1)).ok());                            // materialized
+  EXPECT_FALSE(ShardReader::Open(with_u64(footer + 168, 1)).ok());                            // stored_bytes_on_disk
   EXPECT_FALSE(ShardReader::Open(good + std::string(8, '\0')).ok());                          // footer moved
 
   // Lookup table entries: swap two file entries (unsorted), point one at a term record, break a key.
@@ -379,6 +379,26 @@ TEST(ShardTest, RejectsInconsistentFullShards) {
   const size_t chunk_lookup = LoadU64(good.data() + footer + 56);
   EXPECT_FALSE(ShardReader::Open(WithU32At(good, chunk_lookup + 12, 7)).ok());  // chunk position
 }
+
+#ifdef MODELHUB_XET_HASHES
+TEST(ShardTest, DedupShardWithHmacKey) {
+  Shard s = SampleShard();
+  const XetHash key = H(123);
+  const XetHash plain = s.xorbs[0].chunks[0].chunk_hash;  // in one xorb only
+  Shard keyed = s;
+  KeyChunkHashes(&keyed, key);
+  keyed.files.clear();  // dedup answers carry no file section
+  auto bytes = SerializeShard(keyed, {.full = true, .hmac_key = key, .key_expiry = 1234});
+  ASSERT_TRUE(bytes.ok());
+  auto reader = ShardReader::Open(*bytes);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_TRUE(reader->chunk_hashes_keyed());
+  EXPECT_TRUE(reader->FindChunk(plain).empty());
+  auto loc = reader->FindChunk(KeyedHash(plain, key));
+  ASSERT_EQ(loc.size(), 1u);
+  EXPECT_EQ(loc[0], (ShardReader::ChunkLocation{0, 0}));
+}
+#endif
 
 }  // namespace
 }  // namespace modelhub::xet
