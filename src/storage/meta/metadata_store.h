@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -104,6 +105,29 @@ struct UploadSession {
   int64_t created_ms = 0;
 };
 
+// ---- Chunk store records (docs/formats/chunk-store.md). Hashes are 64-char
+// lowercase hex of the raw 32 bytes (not the Xet hex form).
+struct XorbRecord {
+  std::string hash;
+  int64_t stored_bytes = 0;  // serialized size in the blob store
+  int64_t raw_bytes = 0;     // sum of uncompressed chunk sizes
+  int64_t num_chunks = 0;
+  int64_t created_ms = 0;
+};
+
+struct ChunkLocation {
+  std::string xorb_hash;
+  int64_t chunk_index = 0;
+};
+
+struct FileRecord {
+  std::string sha256;    // the LFS oid
+  std::string xet_hash;  // Xet file hash
+  int64_t size = 0;
+  std::string terms;     // serialized reconstruction (format in storage/cas/chunk_store.h)
+  int64_t created_ms = 0;
+};
+
 class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
@@ -162,6 +186,27 @@ class MetadataStore {
   virtual Status PutUploadSession(const UploadSession& s) = 0;
   virtual Result<UploadSession> GetUploadSession(const std::string& id) = 0;  // NotFound
   virtual Status DeleteUploadSession(const std::string& id) = 0;              // NotFound
+  virtual Result<std::vector<UploadSession>> ListUploadSessions() = 0;        // oldest first
+
+  // Chunk store. PutXorb records a stored xorb and indexes its chunks (chunk i
+  // of chunk_hashes is at index i); a chunk already indexed elsewhere keeps its
+  // first location. Idempotent.
+  virtual Status PutXorb(const XorbRecord& x, const std::vector<std::string>& chunk_hashes) = 0;
+  virtual Result<XorbRecord> GetXorb(const std::string& hash) = 0;  // NotFound
+  // One entry per requested hash, nullopt for unknown chunks.
+  virtual Result<std::vector<std::optional<ChunkLocation>>> FindChunks(const std::vector<std::string>& hashes) = 0;
+  // Removes the xorb and every chunk index row pointing at it.
+  virtual Status DeleteXorb(const std::string& hash) = 0;
+  // fn must not call back into the store.
+  virtual Status ListXorbs(const std::function<void(const XorbRecord&)>& fn) = 0;
+  // First writer wins for a sha256 (the content is the same). Idempotent.
+  virtual Status PutFile(const FileRecord& f) = 0;
+  virtual Result<FileRecord> GetFile(const std::string& sha256) = 0;             // NotFound
+  virtual Result<FileRecord> GetFileByXetHash(const std::string& xet_hash) = 0;  // NotFound
+  virtual Status DeleteFile(const std::string& sha256) = 0;
+  virtual Status ListFiles(const std::function<void(const FileRecord&)>& fn) = 0;
+  // Every repository of every type, any visibility (for GC and fsck).
+  virtual Result<std::vector<RepoRecord>> ListAllRepos() = 0;
 };
 
 // Opens (creating and migrating if needed) the SQLite store at path.

@@ -718,6 +718,66 @@ TEST_P(MetadataStoreConformance, ConcurrentClashesHaveOneWinner) {
   for (const std::string& e : errors) EXPECT_TRUE(e.empty()) << e;
 }
 
+TEST_P(MetadataStoreConformance, XorbsAndChunkIndex) {
+  XorbRecord x{Hex64(1), 1000, 2000, 3, 0};
+  ASSERT_TRUE(store().PutXorb(x, {Hex64(11), Hex64(12), Hex64(13)}).ok());
+  ASSERT_TRUE(store().PutXorb(x, {Hex64(11), Hex64(12), Hex64(13)}).ok());  // idempotent
+  auto got = store().GetXorb(Hex64(1));
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->raw_bytes, 2000);
+  EXPECT_EQ(got->num_chunks, 3);
+  EXPECT_TRUE(store().GetXorb(Hex64(2)).status().IsNotFound());
+  // A second xorb holding chunk 12 again: the first location wins.
+  ASSERT_TRUE(store().PutXorb(XorbRecord{Hex64(2), 10, 20, 2, 0}, {Hex64(12), Hex64(14)}).ok());
+  auto locs = store().FindChunks({Hex64(12), Hex64(14), Hex64(99)});
+  ASSERT_TRUE(locs.ok());
+  ASSERT_EQ(locs->size(), 3u);
+  ASSERT_TRUE((*locs)[0].has_value());
+  EXPECT_EQ((*locs)[0]->xorb_hash, Hex64(1));
+  EXPECT_EQ((*locs)[0]->chunk_index, 1);
+  EXPECT_EQ((*locs)[1]->xorb_hash, Hex64(2));
+  EXPECT_FALSE((*locs)[2].has_value());
+  int n = 0;
+  ASSERT_TRUE(store().ListXorbs([&](const XorbRecord&) { ++n; }).ok());
+  EXPECT_EQ(n, 2);
+  ASSERT_TRUE(store().DeleteXorb(Hex64(1)).ok());
+  locs = store().FindChunks({Hex64(11), Hex64(14)});
+  EXPECT_FALSE((*locs)[0].has_value());
+  EXPECT_TRUE((*locs)[1].has_value());
+  EXPECT_EQ(store().PutXorb(XorbRecord{"xyz", 1, 1, 1, 0}, {}).code(), Code::kInvalidArgument);
+}
+
+TEST_P(MetadataStoreConformance, FilesAndAllRepos) {
+  std::string terms("\x01\x00binary\xff", 9);
+  FileRecord f{Hex64(5), Hex64(6), 12345, terms, 0};
+  ASSERT_TRUE(store().PutFile(f).ok());
+  ASSERT_TRUE(store().PutFile(FileRecord{Hex64(5), Hex64(7), 1, "other", 0}).ok());  // first writer wins
+  auto got = store().GetFile(Hex64(5));
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->xet_hash, Hex64(6));
+  EXPECT_EQ(got->terms, terms);
+  EXPECT_EQ(got->size, 12345);
+  auto by_xet = store().GetFileByXetHash(Hex64(6));
+  ASSERT_TRUE(by_xet.ok());
+  EXPECT_EQ(by_xet->sha256, Hex64(5));
+  EXPECT_TRUE(store().GetFile(Hex64(8)).status().IsNotFound());
+  int n = 0;
+  ASSERT_TRUE(store().ListFiles([&](const FileRecord&) { ++n; }).ok());
+  EXPECT_EQ(n, 1);
+  ASSERT_TRUE(store().DeleteFile(Hex64(5)).ok());
+  EXPECT_TRUE(store().GetFile(Hex64(5)).status().IsNotFound());
+
+  ASSERT_TRUE(store().CreateUser("carol", false).ok());
+  ASSERT_TRUE(store().CreateRepo(RepoType::kModel, "carol", "a", true).ok());
+  ASSERT_TRUE(store().CreateRepo(RepoType::kDataset, "carol", "b", false).ok());
+  auto all = store().ListAllRepos();
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 2u);
+  auto sessions = store().ListUploadSessions();
+  ASSERT_TRUE(sessions.ok());
+  EXPECT_TRUE(sessions->empty());
+}
+
 }  // namespace
 }  // namespace test
 }  // namespace modelhub

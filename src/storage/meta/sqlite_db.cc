@@ -56,6 +56,13 @@ void SqliteStmt::Bind(int idx, std::string_view v) {
   if (rc != SQLITE_OK && bind_rc_ == 0) bind_rc_ = rc;
 }
 
+void SqliteStmt::BindBlob(int idx, std::string_view v) {
+  int rc = v.size() > size_t(std::numeric_limits<int>::max())
+               ? SQLITE_TOOBIG
+               : sqlite3_bind_blob(stmt_, idx, v.data(), int(v.size()), SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK && bind_rc_ == 0) bind_rc_ = rc;
+}
+
 void SqliteStmt::Bind(int idx, std::optional<int64_t> v) {
   if (v) return Bind(idx, *v);
   int rc = sqlite3_bind_null(stmt_, idx);
@@ -81,6 +88,12 @@ int64_t SqliteStmt::Int64(int col) const { return sqlite3_column_int64(stmt_, co
 
 std::string SqliteStmt::Text(int col) const {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+  if (p == nullptr) return {};
+  return std::string(p, size_t(sqlite3_column_bytes(stmt_, col)));
+}
+
+std::string SqliteStmt::Blob(int col) const {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
   if (p == nullptr) return {};
   return std::string(p, size_t(sqlite3_column_bytes(stmt_, col)));
 }

@@ -53,6 +53,7 @@ class SqliteStmt {
   void Bind(int idx, const std::string& v) { Bind(idx, std::string_view(v)); }
   void Bind(int idx, const char* v) { Bind(idx, std::string_view(v)); }
   void Bind(int idx, std::optional<int64_t> v);  // nullopt binds NULL
+  void BindBlob(int idx, std::string_view v);
 
   // Binds args to parameters 1..N in order.
   template <typename... Args>
@@ -69,6 +70,7 @@ class SqliteStmt {
   int64_t Int64(int col) const;
   bool Bool(int col) const { return Int64(col) != 0; }
   std::string Text(int col) const;
+  std::string Blob(int col) const;
   bool IsNull(int col) const;
 
  private:

@@ -90,6 +90,31 @@ CREATE TABLE upload_sessions (
 CREATE INDEX upload_sessions_by_repo ON upload_sessions(repo_id);
 CREATE INDEX upload_sessions_by_created ON upload_sessions(created_ms);
 )sql"},
+    {2, R"sql(
+CREATE TABLE xorbs (
+  hash          TEXT    PRIMARY KEY CHECK (length(hash) = 64),
+  stored_bytes  INTEGER NOT NULL CHECK (stored_bytes >= 0),
+  raw_bytes     INTEGER NOT NULL CHECK (raw_bytes >= 0),
+  num_chunks    INTEGER NOT NULL CHECK (num_chunks >= 0),
+  created_ms    INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE chunks (
+  hash         TEXT    PRIMARY KEY CHECK (length(hash) = 64),
+  xorb_hash    TEXT    NOT NULL REFERENCES xorbs(hash) ON DELETE CASCADE,
+  chunk_index  INTEGER NOT NULL CHECK (chunk_index >= 0)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX chunks_by_xorb ON chunks(xorb_hash);
+
+CREATE TABLE files (
+  sha256      TEXT    PRIMARY KEY CHECK (length(sha256) = 64),
+  xet_hash    TEXT    NOT NULL CHECK (length(xet_hash) = 64),
+  size        INTEGER NOT NULL CHECK (size >= 0),
+  terms       BLOB    NOT NULL,
+  created_ms  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX files_by_xet_hash ON files(xet_hash);
+)sql"},
 };
 
 static_assert(std::size(kMigrations) == SqliteMetadataStore::kSchemaVersion &&
@@ -722,6 +747,187 @@ Result<UploadSession> SqliteMetadataStore::GetUploadSession(const std::string& i
 Status SqliteMetadataStore::DeleteUploadSession(const std::string& id) {
   return Write([&](SqliteConn& c) {
     return ModifyExisting(c, "DELETE FROM upload_sessions WHERE id = ?1", "upload session '" + id + "' not found", id);
+  });
+}
+
+Result<std::vector<UploadSession>> SqliteMetadataStore::ListUploadSessions() {
+  return Read([&](SqliteConn& c) -> Result<std::vector<UploadSession>> {
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("SELECT id, repo_id, oid, size, part_size, part_count, created_ms "
+                                                 "FROM upload_sessions ORDER BY created_ms"));
+    std::vector<UploadSession> out;
+    while (true) {
+      MH_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      MH_ASSIGN_OR_RETURN(UploadSession u, ReadSession(st));
+      out.push_back(std::move(u));
+    }
+    return out;
+  });
+}
+
+// ---- Chunk store ----
+
+namespace {
+
+XorbRecord ReadXorb(const SqliteStmt& st) {
+  XorbRecord x;
+  x.hash = st.Text(0);
+  x.stored_bytes = st.Int64(1);
+  x.raw_bytes = st.Int64(2);
+  x.num_chunks = st.Int64(3);
+  x.created_ms = st.Int64(4);
+  return x;
+}
+
+FileRecord ReadFileRow(const SqliteStmt& st) {
+  FileRecord f;
+  f.sha256 = st.Text(0);
+  f.xet_hash = st.Text(1);
+  f.size = st.Int64(2);
+  f.terms = st.Blob(3);
+  f.created_ms = st.Int64(4);
+  return f;
+}
+
+constexpr char kSelectXorb[] = "SELECT hash, stored_bytes, raw_bytes, num_chunks, created_ms FROM xorbs ";
+constexpr char kSelectFile[] = "SELECT sha256, xet_hash, size, terms, created_ms FROM files ";
+
+}  // namespace
+
+Status SqliteMetadataStore::PutXorb(const XorbRecord& x, const std::vector<std::string>& chunk_hashes) {
+  MH_RETURN_IF_ERROR(CheckSha256("xorb hash", x.hash));
+  for (const auto& h : chunk_hashes) MH_RETURN_IF_ERROR(CheckSha256("chunk hash", h));
+  return Write([&](SqliteConn& c) -> Status {
+    MH_ASSIGN_OR_RETURN(SqliteStmt ins,
+                        c.Prepare("INSERT INTO xorbs (hash, stored_bytes, raw_bytes, num_chunks, created_ms) "
+                                  "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (hash) DO NOTHING"));
+    ins.BindAll(x.hash, x.stored_bytes, x.raw_bytes, x.num_chunks, x.created_ms != 0 ? x.created_ms : NowMs());
+    MH_RETURN_IF_ERROR(ins.Run());
+    for (size_t i = 0; i < chunk_hashes.size(); ++i) {
+      MH_ASSIGN_OR_RETURN(SqliteStmt ch, c.Prepare("INSERT INTO chunks (hash, xorb_hash, chunk_index) "
+                                                   "VALUES (?1, ?2, ?3) ON CONFLICT (hash) DO NOTHING"));
+      ch.BindAll(chunk_hashes[i], x.hash, int64_t(i));
+      MH_RETURN_IF_ERROR(ch.Run());
+    }
+    return Status::Ok();
+  });
+}
+
+Result<XorbRecord> SqliteMetadataStore::GetXorb(const std::string& hash) {
+  return Read([&](SqliteConn& c) -> Result<XorbRecord> {
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare(std::string(kSelectXorb) + "WHERE hash = ?1"));
+    st.BindAll(hash);
+    MH_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return Status::NotFound("xorb " + hash + " not found");
+    return ReadXorb(st);
+  });
+}
+
+Result<std::vector<std::optional<ChunkLocation>>> SqliteMetadataStore::FindChunks(
+    const std::vector<std::string>& hashes) {
+  return Read([&](SqliteConn& c) -> Result<std::vector<std::optional<ChunkLocation>>> {
+    std::vector<std::optional<ChunkLocation>> out;
+    out.reserve(hashes.size());
+    for (const auto& h : hashes) {
+      MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("SELECT xorb_hash, chunk_index FROM chunks WHERE hash = ?1"));
+      st.BindAll(h);
+      MH_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (row) {
+        out.push_back(ChunkLocation{st.Text(0), st.Int64(1)});
+      } else {
+        out.push_back(std::nullopt);
+      }
+    }
+    return out;
+  });
+}
+
+Status SqliteMetadataStore::DeleteXorb(const std::string& hash) {
+  return Write([&](SqliteConn& c) -> Status {
+    MH_ASSIGN_OR_RETURN(SqliteStmt d1, c.Prepare("DELETE FROM chunks WHERE xorb_hash = ?1"));
+    d1.BindAll(hash);
+    MH_RETURN_IF_ERROR(d1.Run());
+    MH_ASSIGN_OR_RETURN(SqliteStmt d2, c.Prepare("DELETE FROM xorbs WHERE hash = ?1"));
+    d2.BindAll(hash);
+    return d2.Run();
+  });
+}
+
+Status SqliteMetadataStore::ListXorbs(const std::function<void(const XorbRecord&)>& fn) {
+  return Read([&](SqliteConn& c) -> Status {
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare(std::string(kSelectXorb) + "ORDER BY hash"));
+    while (true) {
+      MH_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) return Status::Ok();
+      fn(ReadXorb(st));
+    }
+  });
+}
+
+Status SqliteMetadataStore::PutFile(const FileRecord& f) {
+  MH_RETURN_IF_ERROR(CheckSha256("file sha256", f.sha256));
+  MH_RETURN_IF_ERROR(CheckSha256("xet file hash", f.xet_hash));
+  if (f.size < 0) return Status::InvalidArgument("file size must not be negative");
+  return Write([&](SqliteConn& c) -> Status {
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("INSERT INTO files (sha256, xet_hash, size, terms, created_ms) "
+                                                 "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (sha256) DO NOTHING"));
+    st.BindAll(f.sha256, f.xet_hash, f.size);
+    st.BindBlob(4, f.terms);
+    st.Bind(5, f.created_ms != 0 ? f.created_ms : NowMs());
+    return st.Run();
+  });
+}
+
+Result<FileRecord> SqliteMetadataStore::GetFile(const std::string& sha256) {
+  return Read([&](SqliteConn& c) -> Result<FileRecord> {
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare(std::string(kSelectFile) + "WHERE sha256 = ?1"));
+    st.BindAll(sha256);
+    MH_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return Status::NotFound("file " + sha256 + " not found");
+    return ReadFileRow(st);
+  });
+}
+
+Result<FileRecord> SqliteMetadataStore::GetFileByXetHash(const std::string& xet_hash) {
+  return Read([&](SqliteConn& c) -> Result<FileRecord> {
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare(std::string(kSelectFile) + "WHERE xet_hash = ?1 LIMIT 1"));
+    st.BindAll(xet_hash);
+    MH_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return Status::NotFound("file with xet hash " + xet_hash + " not found");
+    return ReadFileRow(st);
+  });
+}
+
+Status SqliteMetadataStore::DeleteFile(const std::string& sha256) {
+  return Write([&](SqliteConn& c) -> Status {
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("DELETE FROM files WHERE sha256 = ?1"));
+    st.BindAll(sha256);
+    return st.Run();
+  });
+}
+
+Status SqliteMetadataStore::ListFiles(const std::function<void(const FileRecord&)>& fn) {
+  return Read([&](SqliteConn& c) -> Status {
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare(std::string(kSelectFile) + "ORDER BY sha256"));
+    while (true) {
+      MH_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) return Status::Ok();
+      fn(ReadFileRow(st));
+    }
+  });
+}
+
+Result<std::vector<RepoRecord>> SqliteMetadataStore::ListAllRepos() {
+  return Read([&](SqliteConn& c) -> Result<std::vector<RepoRecord>> {
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare(std::string(kSelectRepo) + "ORDER BY r.id"));
+    std::vector<RepoRecord> out;
+    while (true) {
+      MH_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      MH_ASSIGN_OR_RETURN(RepoRecord r, ReadRepo(st));
+      out.push_back(std::move(r));
+    }
+    return out;
   });
 }
 

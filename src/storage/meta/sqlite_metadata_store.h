@@ -33,7 +33,7 @@ struct SqliteStoreOptions {
 class SqliteMetadataStore final : public MetadataStore {
  public:
   // The newest schema version this binary knows (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
   // PRAGMA application_id of a modelhub metadata database ("MHub").
   static constexpr int32_t kApplicationId = 0x4D487562;
 
@@ -84,6 +84,19 @@ class SqliteMetadataStore final : public MetadataStore {
   Status PutUploadSession(const UploadSession& s) override;
   Result<UploadSession> GetUploadSession(const std::string& id) override;
   Status DeleteUploadSession(const std::string& id) override;
+  Result<std::vector<UploadSession>> ListUploadSessions() override;
+
+  Status PutXorb(const XorbRecord& x, const std::vector<std::string>& chunk_hashes) override;
+  Result<XorbRecord> GetXorb(const std::string& hash) override;
+  Result<std::vector<std::optional<ChunkLocation>>> FindChunks(const std::vector<std::string>& hashes) override;
+  Status DeleteXorb(const std::string& hash) override;
+  Status ListXorbs(const std::function<void(const XorbRecord&)>& fn) override;
+  Status PutFile(const FileRecord& f) override;
+  Result<FileRecord> GetFile(const std::string& sha256) override;
+  Result<FileRecord> GetFileByXetHash(const std::string& xet_hash) override;
+  Status DeleteFile(const std::string& sha256) override;
+  Status ListFiles(const std::function<void(const FileRecord&)>& fn) override;
+  Result<std::vector<RepoRecord>> ListAllRepos() override;
 
  private:
   // Runs fn(SqliteConn&) in a write transaction; commits if fn succeeded.
