@@ -6,7 +6,8 @@
 # Builds nothing: first `ninja -C build-b3 blake3_bench` (default binary build-b3/src/crypto/).
 # Makes a 1 GiB file of /dev/urandom bytes in /tmp (removed on exit), reads it once so both
 # sides hash from the page cache, then:
-#   1. blake3_bench per kernel, in process (mmap + hash + munmap, best of B3_RUNS), GB/s;
+#   1. blake3_bench per kernel, in process: mmap + hash + munmap (as b3sum does), and hashing
+#      only, from a buffer the file was read into once (--in-memory); best of B3_RUNS;
 #   2. b3sum --num-threads 1 and `blake3_bench --once` (default kernel), each a whole process
 #      that mmaps the file (b3sum maps files too), timed the same way: hyperfine if installed,
 #      else best of 3 with bash's `time`. Checks both print the same digest.
@@ -37,12 +38,16 @@ BYTES="$(stat -c %s "$FILE")"
 cat "$FILE" >/dev/null  # into the page cache
 
 CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-AVX512="no"; grep -qw avx512f /proc/cpuinfo && AVX512="yes (b3sum uses its AVX-512 code)"
-echo "== blake3 $(date -u +%Y-%m-%dT%H:%M:%SZ): $CPU, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+AVX512="no"
+grep -qw avx512f /proc/cpuinfo && AVX512="yes (b3sum uses its AVX-512 code)"
+LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== blake3 $(date -u +%Y-%m-%dT%H:%M:%SZ): $CPU, $(nproc) cores, load $LOAD"
 echo "   avx512f: $AVX512; $(b3sum --version); file $BYTES bytes"
 
-echo "-- in process, per kernel (mmap + hash + munmap, best of $RUNS):"
+echo "-- in process, per kernel: mmap + hash + munmap, best of $RUNS:"
 "$BIN" --runs "$RUNS" "$FILE" | sed 's/^/   /'
+echo "-- in process, per kernel: hashing only, file read into memory once (--in-memory):"
+"$BIN" --runs "$RUNS" --in-memory "$FILE" | grep -v '^#' | sed 's/^/   /'
 
 WANT="$(b3sum --num-threads 1 --no-names "$FILE")"
 GOT="$("$BIN" --once "$FILE")"
@@ -53,7 +58,8 @@ OUR_CMD="$BIN --once $FILE"
 # Prints "best_wall_s mean_cpu_s" for each command, one line each.
 if command -v hyperfine >/dev/null; then
   TIMER="hyperfine -N --warmup 1 --runs $RUNS"
-  hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$WORK/h.json" "$B3_CMD" "$OUR_CMD" >/dev/null
+  hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$WORK/h.json" "$B3_CMD" "$OUR_CMD" \
+    >/dev/null
   TIMES="$(python3 -c '
 import json, sys
 for r in json.load(open(sys.argv[1]))["results"]:
@@ -77,8 +83,9 @@ read -r OUR_WALL OUR_CPU <<<"$(sed -n 2p <<<"$TIMES")"
 
 gbps() { awk -v b="$BYTES" -v t="$1" 'BEGIN { printf "%.3f", b / t / 1e9 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+row() { printf '   %-28s wall %s GB/s   cpu %s GB/s\n' "$1" "$(gbps "$2")" "$(gbps "$3")"; }
 echo "-- whole process, same file, $TIMER (digest $WANT):"
-printf '   %-28s wall %s GB/s   cpu %s GB/s\n' "b3sum --num-threads 1" "$(gbps "$B3_WALL")" "$(gbps "$B3_CPU")"
-printf '   %-28s wall %s GB/s   cpu %s GB/s\n' "blake3_bench --once ($("$BIN" --which))" \
-  "$(gbps "$OUR_WALL")" "$(gbps "$OUR_CPU")"
-echo "   ratio ours/b3sum: wall $(ratio "$B3_WALL" "$OUR_WALL"), cpu $(ratio "$B3_CPU" "$OUR_CPU") (goal >= 0.9)"
+row "b3sum --num-threads 1" "$B3_WALL" "$B3_CPU"
+row "blake3_bench --once ($("$BIN" --which))" "$OUR_WALL" "$OUR_CPU"
+echo "   ratio ours/b3sum: wall $(ratio "$B3_WALL" "$OUR_WALL")," \
+  "cpu $(ratio "$B3_CPU" "$OUR_CPU") (goal >= 0.9)"

@@ -18,7 +18,9 @@ struct Avx2Ops {
         x, _mm256_set_epi8(13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2, 13, 12, 15, 14, 9,
                            8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2));
   }
-  static V Rot12(V x) { return _mm256_or_si256(_mm256_srli_epi32(x, 12), _mm256_slli_epi32(x, 20)); }
+  static V Rot12(V x) {
+    return _mm256_or_si256(_mm256_srli_epi32(x, 12), _mm256_slli_epi32(x, 20));
+  }
   static V Rot8(V x) {
     return _mm256_shuffle_epi8(
         x, _mm256_set_epi8(12, 15, 14, 13, 8, 11, 10, 9, 4, 7, 6, 5, 0, 3, 2, 1, 12, 15, 14, 13, 8,

@@ -103,9 +103,10 @@ void Hash16(const uint8_t* const* inputs, size_t blocks, const uint32_t key[8], 
     const size_t off = b * kBlockLen;
     __m512i m[16];
     MH_B3_UNROLL
-    for (int i = 0; i < 16; ++i) {
-      m[i] = _mm512_loadu_si512(inputs[i] + off);
-      Prefetch(inputs[i] + off, kPrefetchDistance);
+    for (int i = 0; i < 16; ++i) m[i] = _mm512_loadu_si512(inputs[i] + off);
+    if (blocks > 1) {
+      MH_B3_UNROLL
+      for (int i = 0; i < 16; ++i) PrefetchNextBatch<16>(inputs[i] + off);
     }
     Transpose16x16(m);
     CompressWide<Avx512Ops>(h, m, counter_lo, counter_hi, block_flags);
