@@ -163,12 +163,56 @@ Result<RepoRef> Hub::LoadRepo(const Request& req, RepoType type, const std::stri
 
 std::string Hub::RepoDir(int64_t id) const { return fmt::format("{}/{}.git", config_.repos_dir, id); }
 
-Result<std::unique_ptr<GitRepo>> Hub::OpenGit(const RepoRecord& rec) {
-  auto g = GitRepo::Open(RepoDir(rec.id));
-  if (!g.ok() && g.status().IsNotFound()) {
-    return Status::Internal("repository storage missing for " + rec.FullId());
+GitHandle::~GitHandle() {
+  if (repo_ && hub_ != nullptr) hub_->ReturnGit(id_, std::move(repo_));
+}
+
+Result<GitHandle> Hub::OpenGit(const RepoRecord& rec) {
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    auto it = pool_.find(rec.id);
+    if (it != pool_.end() && !it->second.empty()) {
+      std::unique_ptr<GitRepo> repo = std::move(it->second.back());
+      it->second.pop_back();
+      --pooled_;
+      return GitHandle(this, rec.id, std::move(repo));
+    }
   }
-  return g;
+  auto g = GitRepo::Open(RepoDir(rec.id));
+  if (!g.ok()) {
+    if (g.status().IsNotFound()) return Status::Internal("repository storage missing for " + rec.FullId());
+    return g.status();
+  }
+  return GitHandle(this, rec.id, std::move(g).value());
+}
+
+void Hub::ReturnGit(int64_t id, std::unique_ptr<GitRepo> repo) {
+  constexpr size_t kMaxPerRepo = 16;
+  constexpr size_t kMaxTotal = 512;
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  if (pooled_ >= kMaxTotal) {
+    // Full: drop the idle handles of some other repository to make room.
+    for (auto it = pool_.begin(); it != pool_.end(); ++it) {
+      if (it->first != id && !it->second.empty()) {
+        pooled_ -= it->second.size();
+        pool_.erase(it);
+        break;
+      }
+    }
+    if (pooled_ >= kMaxTotal) return;
+  }
+  auto& idle = pool_[id];
+  if (idle.size() >= kMaxPerRepo) return;
+  idle.push_back(std::move(repo));
+  ++pooled_;
+}
+
+void Hub::ForgetGit(int64_t id) {
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  auto it = pool_.find(id);
+  if (it == pool_.end()) return;
+  pooled_ -= it->second.size();
+  pool_.erase(it);
 }
 
 std::string Hub::RepoUrl(const RepoRecord& rec) const {

@@ -9,6 +9,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,9 +39,33 @@ struct HubConfig {
   int64_t multipart_part_size = 64LL << 20;
   int64_t signed_url_ttl_s = 24 * 3600;
   int64_t regular_file_max = 10LL << 20;  // preupload: at or above this size => lfs
+  // git smart HTTP (hub_git.cc; docs/protocols/git-http.md).
+  int64_t git_max_file_bytes = 10LL << 20;      // push: larger files must be LFS pointers (pre-receive)
+  bool protect_default_branch = true;           // push: no force push to / deletion of the default branch
+  int64_t git_timeout_s = 3600;                 // one upload-pack / receive-pack run, then it is killed
+  int64_t git_max_request_bytes = 256LL << 20;  // inflated upload-pack request (wants and haves)
+  std::string git_binary = "git";               // looked up in PATH
 };
 
 struct RepoRef;  // a resolved /api/{type}s/{ns}/{name}
+class Hub;
+
+// An open repository borrowed from the Hub's pool; given back when destroyed.
+// Opening a repository costs a few dozen syscalls, a pooled one none.
+class GitHandle {
+ public:
+  GitHandle(Hub* hub, int64_t id, std::unique_ptr<GitRepo> repo) : hub_(hub), id_(id), repo_(std::move(repo)) {}
+  GitHandle(GitHandle&&) noexcept = default;
+  GitHandle& operator=(GitHandle&&) noexcept = default;
+  ~GitHandle();
+  GitRepo* operator->() const { return repo_.get(); }
+  GitRepo& operator*() const { return *repo_; }
+
+ private:
+  Hub* hub_;
+  int64_t id_;
+  std::unique_ptr<GitRepo> repo_;
+};
 
 class Hub {
  public:
@@ -87,12 +113,22 @@ class Hub {
   // rest = path segments after "{ns}/{name}[.git]".
   Status HandleGit(Request& req, Response& resp, RepoType type, const std::string& ns, const std::string& name,
                    const std::vector<std::string>& rest);
+  // Runs the git service for an authorized request and fills resp (hub_git.cc).
+  Status RunGitService(Request& req, Response& resp, RepoRef& repo, const std::string& service, bool advertise);
+  // LFS file locking API (hub_lfs_locks.cc): {repo}.git/info/lfs/locks[/verify|/{id}/unlock].
+  Status HandleLfsLockCreate(Request& req, Response& resp, RepoRef& repo);
+  Status HandleLfsLockList(Request& req, Response& resp, RepoRef& repo);
+  Status HandleLfsLockVerify(Request& req, Response& resp, RepoRef& repo);
+  Status HandleLfsUnlock(Request& req, Response& resp, RepoRef& repo, const std::string& id);
 
   // Helpers (hub.cc).
   Result<Viewer> Auth(const Request& req);
   // Loads repo ns/name of type and checks the viewer may read it.
   Result<RepoRef> LoadRepo(const Request& req, RepoType type, const std::string& ns, const std::string& name);
-  Result<std::unique_ptr<GitRepo>> OpenGit(const RepoRecord& rec);
+  Result<GitHandle> OpenGit(const RepoRecord& rec);
+  friend class GitHandle;
+  void ReturnGit(int64_t id, std::unique_ptr<GitRepo> repo);
+  void ForgetGit(int64_t id);  // drops pooled handles of a deleted repo
   std::string RepoDir(int64_t id) const;
   std::string RepoUrl(const RepoRecord& rec) const;  // public URL of the repo page
   std::string SignPath(const std::string& method, const std::string& path, int64_t exp) const;
@@ -114,6 +150,9 @@ class Hub {
   ContentStore* content_;
   Metrics* metrics_;
   Authenticator auth_;
+  std::mutex pool_mu_;
+  std::unordered_map<int64_t, std::vector<std::unique_ptr<GitRepo>>> pool_;  // guarded by pool_mu_
+  size_t pooled_ = 0;                                                        // guarded by pool_mu_
 };
 
 }  // namespace modelhub

@@ -154,11 +154,6 @@ Status Hub::HandleLfsVerify(Request& req, Response& resp, RepoRef& repo) {
   return Status::Ok();
 }
 
-Status Hub::HandleLfsLocks(Request&, Response&, RepoRef&) {
-  // git-lfs treats 404 on the locks API as "locking not supported" and carries on.
-  return Status::NotFound("File locking is not supported yet");
-}
-
 Status Hub::HandleSignedUpload(Request& req, Response& resp, const std::vector<std::string>& segs) {
   resp.route = "lfs_upload";
   MH_RETURN_IF_ERROR(VerifySigned(req, "PUT"));

@@ -151,6 +151,7 @@ Status Hub::HandleDeleteRepo(Request& req, Response& resp) {
   if (!rec.ok()) return rec.status().IsNotFound() ? RepoNotFoundStatus() : rec.status();
   MH_RETURN_IF_ERROR(auth_.CheckAdmin(viewer, *rec));
   MH_RETURN_IF_ERROR(meta_->DeleteRepo(rec->id));
+  ForgetGit(rec->id);
   Status rm = RemoveAll(RepoDir(rec->id));
   if (!rm.ok()) LogWarn("repo {} deleted but its directory could not be removed: {}", rec->FullId(), rm.message());
   LogInfo("repo deleted: {} {} by {}", RepoTypeName(type), rec->FullId(), viewer.user->name);

@@ -125,7 +125,8 @@ std::vector<std::string> Split(std::string_view s, char sep) {
 
 std::string ToLower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');  // ASCII only: locale-independent and fast
   return out;
 }
 

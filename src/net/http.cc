@@ -64,10 +64,22 @@ Result<std::string> Request::ReadBody(int64_t max_bytes) {
   return out;
 }
 
+namespace {
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = char(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = char(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+}  // namespace
+
 void Response::SetHeader(std::string name, std::string value) {
-  std::string lname = ToLower(name);
   for (auto& [k, v] : headers) {
-    if (ToLower(k) == lname) {
+    if (EqualsIgnoreCase(k, name)) {
       v = std::move(value);
       return;
     }
@@ -76,9 +88,8 @@ void Response::SetHeader(std::string name, std::string value) {
 }
 
 std::optional<std::string_view> Response::Header(std::string_view name) const {
-  std::string lname = ToLower(name);
   for (const auto& [k, v] : headers)
-    if (ToLower(k) == lname) return std::string_view(v);
+    if (EqualsIgnoreCase(k, name)) return std::string_view(v);
   return std::nullopt;
 }
 

@@ -152,8 +152,9 @@ std::string FormatHead(const Response& resp, int64_t content_length, bool keep_a
   std::string head = fmt::format("HTTP/1.1 {} {}\r\n", resp.status, ReasonPhrase(resp.status));
   bool has_ct = false;
   for (const auto& [k, v] : resp.headers) {
-    if (ToLower(k) == "content-length") continue;
-    if (ToLower(k) == "content-type") has_ct = true;
+    std::string lk = ToLower(k);
+    if (lk == "content-length") continue;
+    if (lk == "content-type") has_ct = true;
     head += k;
     head += ": ";
     head += v;
@@ -201,6 +202,13 @@ void SendSimpleError(int fd, int status, const std::string& code, const std::str
       status, ReasonPhrase(status), code, message, body.size());
   (void)SendAll(fd, head.data(), head.size());
   (void)SendAll(fd, body.data(), body.size());
+}
+
+// Request ids: a random per-process prefix and a counter (no syscall per request).
+std::string NextRequestId() {
+  static const std::string prefix = RandomHex(4);
+  static std::atomic<uint64_t> counter{0};
+  return fmt::format("{}{:08x}", prefix, counter.fetch_add(1, std::memory_order_relaxed));
 }
 
 }  // namespace
@@ -364,7 +372,7 @@ void HttpServer::HandleConnection(int fd, std::string remote) {
       std::lock_guard<std::mutex> lock(mu_);
       busy_++;
     }
-    std::string request_id = RandomHex(8);
+    std::string request_id = NextRequestId();
     Response resp;
     try {
       handler_(req, resp);

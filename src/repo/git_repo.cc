@@ -423,6 +423,18 @@ class LibGit2Repo final : public GitRepo {
   // refs/tags/<rev>, then a full id or a unique prefix of >= 7 hex digits.
   Result<git_oid> Resolve(const std::string& rev) {
     if (rev.empty() || rev.find('\0') != std::string::npos) return RevisionNotFound(rev);
+    // A full object id is by far the most common revision after the first
+    // request of a client (it pins the commit it got): look it up directly
+    // instead of first probing refs/heads/<id> and refs/tags/<id> on disk.
+    if (rev.size() == GIT_OID_HEXSZ && IsHex(rev)) {
+      git_oid oid;
+      git_object* raw = nullptr;
+      if (git_oid_fromstrn(&oid, rev.data(), rev.size()) == 0 &&
+          git_object_lookup(&raw, repo_.get(), &oid, GIT_OBJECT_ANY) == 0) {
+        ObjectPtr obj(raw);
+        return PeelToCommit(obj.get(), rev);
+      }
+    }
     std::vector<std::string> names;
     if (rev == "HEAD" || rev.rfind("refs/", 0) == 0) {
       names.push_back(rev);

@@ -13,6 +13,16 @@ void EnsureLibGit2() {
     // A commit that returned OK must survive a crash: fsync loose objects,
     // packs and ref files before they are renamed into place.
     git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+    // Bound the process-wide object cache (default 256 MiB) so server memory stays small.
+    git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, static_cast<ssize_t>(32 << 20));
+    // Small blobs (LFS pointers, configs) are read on every resolve: let them be cached.
+    git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_BLOB, static_cast<size_t>(16 << 10));
+    // The hub's repositories are configured by the hub alone: never read the
+    // system, global or XDG git config (also saves several syscalls per open).
+    for (auto level : {GIT_CONFIG_LEVEL_SYSTEM, GIT_CONFIG_LEVEL_XDG, GIT_CONFIG_LEVEL_GLOBAL,
+                       GIT_CONFIG_LEVEL_PROGRAMDATA}) {
+      git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, level, "");
+    }
   });
 }
 
