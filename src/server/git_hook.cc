@@ -1,12 +1,362 @@
+// `modelhub hook pre-receive`: the push policy, run by `git receive-pack`
+// (spawned by api/hub_git.cc) after the pushed objects arrived in the
+// quarantine and before any ref moves. A non-zero exit refuses the whole push;
+// what we print on stderr reaches the user as "remote: ..." lines.
+//
+// Checks, for each "<old> <new> <ref>" line on stdin:
+//  - only refs/heads/* and refs/tags/* may be pushed (refs/pr/*, refs/convert/*
+//    and the rest belong to the hub);
+//  - branch names follow the same rules as the HTTP API;
+//  - the default branch (HEAD's target) is never deleted, and with
+//    MODELHUB_PROTECT_DEFAULT_BRANCH=1 never rewound (no force push);
+//  - branch tips and tags point (after peeling) at commits;
+//  - in every commit the push adds (walked from the new tips, hiding everything
+//    the repository's refs already reach): files larger than
+//    MODELHUB_GIT_MAX_FILE_BYTES must be git-lfs pointers, and paths must pass
+//    the HTTP API's path rules.
+// The repository is opened with GIT_REPOSITORY_OPEN_FROM_ENV so libgit2 sees the
+// quarantined objects (GIT_OBJECT_DIRECTORY + GIT_ALTERNATE_OBJECT_DIRECTORIES).
 #include "server/git_hook.h"
 
+#include <git2.h>
+
+#include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "common/strings.h"
+#include "repo/git_repo.h"
+#include "repo/path_rules.h"
 
 namespace modelhub {
 
+namespace {
+
+template <typename T, void (*Free)(T*)>
+struct Deleter {
+  void operator()(T* p) const { Free(p); }
+};
+using RepoPtr = std::unique_ptr<git_repository, Deleter<git_repository, git_repository_free>>;
+using ObjectPtr = std::unique_ptr<git_object, Deleter<git_object, git_object_free>>;
+using CommitPtr = std::unique_ptr<git_commit, Deleter<git_commit, git_commit_free>>;
+using TreePtr = std::unique_ptr<git_tree, Deleter<git_tree, git_tree_free>>;
+using DiffPtr = std::unique_ptr<git_diff, Deleter<git_diff, git_diff_free>>;
+using RevwalkPtr = std::unique_ptr<git_revwalk, Deleter<git_revwalk, git_revwalk_free>>;
+using OdbPtr = std::unique_ptr<git_odb, Deleter<git_odb, git_odb_free>>;
+using OdbObjectPtr = std::unique_ptr<git_odb_object, Deleter<git_odb_object, git_odb_object_free>>;
+using ReferencePtr = std::unique_ptr<git_reference, Deleter<git_reference, git_reference_free>>;
+
+constexpr char kHeads[] = "refs/heads/";
+constexpr char kTags[] = "refs/tags/";
+constexpr size_t kMaxReportedErrors = 20;
+constexpr int64_t kMaxPointerBytes = 1024;  // git-lfs pointers are ~130 bytes; git-lfs caps them at 1024
+
+std::string GitError(const std::string& what) {
+  const git_error* e = git_error_last();
+  return what + ": " + (e != nullptr && e->message != nullptr ? e->message : "unknown libgit2 error");
+}
+
+std::string Hex(const git_oid& oid) {
+  char buf[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(buf, sizeof buf, &oid);
+  return buf;
+}
+
+std::string HumanSize(int64_t n) {
+  if (n >= (1LL << 30)) return fmt::format("{:.1f} GiB", double(n) / double(1LL << 30));
+  if (n >= (1LL << 20)) return fmt::format("{:.1f} MiB", double(n) / double(1LL << 20));
+  if (n >= (1LL << 10)) return fmt::format("{:.1f} KiB", double(n) / double(1LL << 10));
+  return fmt::format("{} bytes", n);
+}
+
+bool StartsWith(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+std::string Extension(const std::string& path) {
+  auto slash = path.rfind('/');
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  auto dot = base.rfind('.');
+  if (dot == std::string::npos || dot == 0) return "";
+  return base.substr(dot);
+}
+
+struct Update {
+  git_oid old_id;
+  git_oid new_id;
+  std::string ref;
+};
+
+class PreReceive {
+ public:
+  PreReceive(int64_t max_file_bytes, bool protect_default) : max_file_(max_file_bytes), protect_(protect_default) {}
+
+  int Run(std::istream& in) {
+    std::vector<Update> updates;
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.empty()) continue;
+      auto parts = Split(line, ' ');
+      Update u;
+      if (parts.size() != 3 || git_oid_fromstr(&u.old_id, parts[0].c_str()) != 0 ||
+          git_oid_fromstr(&u.new_id, parts[1].c_str()) != 0) {
+        return Internal("unexpected hook input: " + line);
+      }
+      u.ref = parts[2];
+      updates.push_back(std::move(u));
+    }
+    git_repository* raw = nullptr;
+    if (git_repository_open_ext(&raw, nullptr, GIT_REPOSITORY_OPEN_FROM_ENV, nullptr) != 0) {
+      return Internal(GitError("open repository"));
+    }
+    repo_.reset(raw);
+    git_odb* odb = nullptr;
+    if (git_repository_odb(&odb, repo_.get()) != 0) return Internal(GitError("open object database"));
+    odb_.reset(odb);
+    default_ref_ = DefaultRef();
+
+    std::vector<git_oid> tips;
+    for (const auto& u : updates) CheckRef(u, &tips);
+    if (errors_.empty() && !tips.empty()) CheckNewCommits(tips);
+    if (!internal_.empty()) return Internal(internal_);
+    if (errors_.empty()) return 0;
+    std::cerr << "\n";
+    for (size_t i = 0; i < errors_.size() && i < kMaxReportedErrors; ++i) std::cerr << "error: " << errors_[i] << "\n";
+    if (errors_.size() > kMaxReportedErrors) {
+      std::cerr << fmt::format("error: ... and {} more\n", errors_.size() - kMaxReportedErrors);
+    }
+    if (!large_.empty()) {
+      std::cerr << fmt::format(
+          "\nmodelhub: files larger than {} must be stored with git-lfs. Track them and rewrite the commits\n"
+          "that added them, then push again:\n"
+          "    git lfs install\n",
+          HumanSize(max_file_));
+      for (const auto& ext : large_exts_) std::cerr << fmt::format("    git lfs track \"*{}\"\n", ext);
+      for (const auto& p : large_no_ext_) std::cerr << fmt::format("    git lfs track \"{}\"\n", p);
+      std::cerr << "    git add .gitattributes\n"
+                   "    git lfs migrate import --include=\"<the patterns above>\" --everything\n";
+    }
+    std::cerr << "\nmodelhub: push refused.\n\n";
+    return 1;
+  }
+
+ private:
+  int Internal(const std::string& msg) {
+    std::cerr << "modelhub: internal error in the pre-receive check: " << msg << "\n";
+    return 1;
+  }
+
+  std::string DefaultRef() {
+    git_reference* head = nullptr;
+    if (git_reference_lookup(&head, repo_.get(), "HEAD") != 0) return "refs/heads/main";
+    ReferencePtr guard(head);
+    if (git_reference_type(head) != GIT_REFERENCE_SYMBOLIC) return "refs/heads/main";
+    return git_reference_symbolic_target(head);
+  }
+
+  void CheckRef(const Update& u, std::vector<git_oid>* tips) {
+    bool is_delete = git_oid_is_zero(&u.new_id);
+    bool is_create = git_oid_is_zero(&u.old_id);
+    bool branch = StartsWith(u.ref, kHeads);
+    bool tag = StartsWith(u.ref, kTags);
+    if (!branch && !tag) {
+      errors_.push_back(fmt::format("{}: only branches (refs/heads/*) and tags (refs/tags/*) can be pushed; "
+                                    "the other refs are managed by the hub",
+                                    u.ref));
+      return;
+    }
+    std::string short_name = u.ref.substr(branch ? sizeof(kHeads) - 1 : sizeof(kTags) - 1);
+    if (is_delete) {
+      if (u.ref == default_ref_) {
+        errors_.push_back(fmt::format("{}: {} is the default branch and cannot be deleted", u.ref, short_name));
+      }
+      return;
+    }
+    if (!IsValidRefName(short_name)) {
+      errors_.push_back(fmt::format("{}: invalid {} name", u.ref, branch ? "branch" : "tag"));
+      return;
+    }
+    git_object* raw = nullptr;
+    if (git_object_lookup(&raw, repo_.get(), &u.new_id, GIT_OBJECT_ANY) != 0) {
+      internal_ = GitError("look up " + Hex(u.new_id));
+      return;
+    }
+    ObjectPtr obj(raw);
+    git_object* peeled_raw = nullptr;
+    if (git_object_peel(&peeled_raw, obj.get(), GIT_OBJECT_COMMIT) != 0) {
+      errors_.push_back(fmt::format("{}: must point at a commit", u.ref));
+      return;
+    }
+    ObjectPtr peeled(peeled_raw);
+    if (branch && git_object_type(obj.get()) != GIT_OBJECT_COMMIT) {
+      errors_.push_back(fmt::format("{}: a branch must point at a commit", u.ref));
+      return;
+    }
+    if (branch && !is_create && protect_ && u.ref == default_ref_ && !git_oid_equal(&u.old_id, &u.new_id)) {
+      int desc = git_graph_descendant_of(repo_.get(), &u.new_id, &u.old_id);
+      if (desc < 0) {
+        internal_ = GitError("ancestry of " + u.ref);
+        return;
+      }
+      if (desc == 0) {
+        errors_.push_back(fmt::format(
+            "{}: {} is the protected default branch: force pushes (non-fast-forward updates) are not allowed. "
+            "Pull and merge (or rebase on) the current {} first, or push to another branch",
+            u.ref, short_name, short_name));
+        return;
+      }
+    }
+    tips->push_back(*git_object_id(peeled.get()));
+  }
+
+  // Walks the commits reachable from the new tips but from no existing ref.
+  void CheckNewCommits(const std::vector<git_oid>& tips) {
+    git_revwalk* raw = nullptr;
+    if (git_revwalk_new(&raw, repo_.get()) != 0) {
+      internal_ = GitError("revwalk");
+      return;
+    }
+    RevwalkPtr walk(raw);
+    for (const auto& t : tips) {
+      if (git_revwalk_push(walk.get(), &t) != 0) {
+        internal_ = GitError("revwalk push");
+        return;
+      }
+    }
+    // The existing refs are untouched until this hook succeeds; their history was checked when it arrived.
+    if (git_revwalk_hide_glob(walk.get(), "refs/*") != 0) {
+      internal_ = GitError("revwalk hide");
+      return;
+    }
+    git_oid id;
+    while (git_revwalk_next(&id, walk.get()) == 0) {
+      CheckCommit(id);
+      if (!internal_.empty() || errors_.size() > kMaxReportedErrors) return;
+    }
+  }
+
+  void CheckCommit(const git_oid& id) {
+    git_commit* c = nullptr;
+    if (git_commit_lookup(&c, repo_.get(), &id) != 0) {
+      internal_ = GitError("commit " + Hex(id));
+      return;
+    }
+    CommitPtr commit(c);
+    git_tree* t = nullptr;
+    if (git_commit_tree(&t, commit.get()) != 0) {
+      internal_ = GitError("tree of " + Hex(id));
+      return;
+    }
+    TreePtr tree(t);
+    TreePtr parent_tree;
+    if (git_commit_parentcount(commit.get()) > 0) {
+      git_commit* p = nullptr;
+      if (git_commit_parent(&p, commit.get(), 0) != 0) {
+        internal_ = GitError("parent of " + Hex(id));
+        return;
+      }
+      CommitPtr parent(p);
+      git_tree* pt = nullptr;
+      if (git_commit_tree(&pt, parent.get()) != 0) {
+        internal_ = GitError("tree of parent of " + Hex(id));
+        return;
+      }
+      parent_tree.reset(pt);
+    }
+    git_diff_options opts;
+    git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
+    opts.flags = GIT_DIFF_SKIP_BINARY_CHECK | GIT_DIFF_IGNORE_SUBMODULES;
+    git_diff* d = nullptr;
+    if (git_diff_tree_to_tree(&d, repo_.get(), parent_tree.get(), tree.get(), &opts) != 0) {
+      internal_ = GitError("diff of " + Hex(id));
+      return;
+    }
+    DiffPtr diff(d);
+    std::string short_id = Hex(id).substr(0, 12);
+    for (size_t i = 0, n = git_diff_num_deltas(diff.get()); i < n; ++i) {
+      const git_diff_delta* delta = git_diff_get_delta(diff.get(), i);
+      if (delta->status != GIT_DELTA_ADDED && delta->status != GIT_DELTA_MODIFIED &&
+          delta->status != GIT_DELTA_TYPECHANGE) {
+        continue;
+      }
+      const git_diff_file& f = delta->new_file;
+      if (f.mode == GIT_FILEMODE_COMMIT) continue;  // submodule link: no blob here
+      std::string path = f.path != nullptr ? f.path : "";
+      if (checked_paths_.insert(path).second) {
+        Status ps = ValidateFilePath(path);
+        if (!ps.ok()) errors_.push_back(fmt::format("{} (commit {}): {}", path, short_id, ps.message()));
+      }
+      if (!checked_blobs_.insert(Hex(f.id)).second) continue;
+      size_t len = 0;
+      git_object_t type = GIT_OBJECT_INVALID;
+      if (git_odb_read_header(&len, &type, odb_.get(), &f.id) != 0) {
+        internal_ = GitError("blob " + Hex(f.id));
+        return;
+      }
+      if (int64_t(len) <= max_file_) continue;
+      if (int64_t(len) <= kMaxPointerBytes && IsLfsPointer(f.id)) continue;
+      errors_.push_back(fmt::format("{} is {} (commit {}), above the {} limit for files stored in git", path,
+                                    HumanSize(int64_t(len)), short_id, HumanSize(max_file_)));
+      large_.insert(path);
+      std::string ext = Extension(path);
+      if (!ext.empty()) {
+        large_exts_.insert(ext);
+      } else {
+        large_no_ext_.insert(path);
+      }
+    }
+  }
+
+  bool IsLfsPointer(const git_oid& id) {
+    git_odb_object* raw = nullptr;
+    if (git_odb_read(&raw, odb_.get(), &id) != 0) return false;
+    OdbObjectPtr obj(raw);
+    std::string_view content(static_cast<const char*>(git_odb_object_data(obj.get())), git_odb_object_size(obj.get()));
+    return ParseLfsPointer(content).has_value();
+  }
+
+  int64_t max_file_;
+  bool protect_;
+  RepoPtr repo_;
+  OdbPtr odb_;
+  std::string default_ref_;
+  std::vector<std::string> errors_;
+  std::string internal_;
+  std::unordered_set<std::string> checked_blobs_;
+  std::unordered_set<std::string> checked_paths_;
+  std::set<std::string> large_;
+  std::set<std::string> large_exts_;
+  std::set<std::string> large_no_ext_;
+};
+
+int64_t EnvInt(const char* name, int64_t dflt) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return dflt;
+  auto n = ParseInt64(v);
+  return n && *n >= 0 ? *n : dflt;
+}
+
+}  // namespace
+
 int RunGitHook(const std::vector<std::string>& args) {
-  std::cerr << "modelhub hook: unknown hook " << (args.empty() ? "" : args[0]) << "\n";
-  return 1;
+  std::string name = args.empty() ? "" : args[0];
+  if (name != "pre-receive") {
+    std::cerr << "modelhub hook: unknown hook '" << name << "'\n";
+    return 1;
+  }
+  git_libgit2_init();
+  int rc = 1;
+  {
+    PreReceive hook(EnvInt("MODELHUB_GIT_MAX_FILE_BYTES", 10LL << 20),
+                    EnvInt("MODELHUB_PROTECT_DEFAULT_BRANCH", 1) != 0);
+    rc = hook.Run(std::cin);
+  }
+  git_libgit2_shutdown();
+  return rc;
 }
 
 }  // namespace modelhub
