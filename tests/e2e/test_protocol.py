@@ -205,12 +205,18 @@ def test_lfs_batch_download_for_git_lfs(hub, repo):
     assert r.json()["objects"][0].get("error", {}).get("code") == 404, r.text
 
 
-def test_lfs_locks_verify_unsupported(hub, repo):
+def test_lfs_locks_verify(hub, repo):
+    """git-lfs probes locks/verify on push: either a well-formed locking answer or 404/501 (unsupported)."""
     rid, *_ = repo
     r = requests.post(f"{hub.endpoint}/{rid}.git/info/lfs/locks/verify", json={"ref": {"name": "refs/heads/main"}},
                       headers={**bearer(hub.token("alice")), "accept": LFS_JSON, "content-type": LFS_JSON},
                       timeout=30)
-    assert r.status_code in (404, 501), f"git-lfs treats locking as unsupported only on 404/501: {describe(r)}"
+    if r.status_code in (404, 501):
+        return
+    assert r.status_code == 200, describe(r)
+    assert r.headers.get("content-type", "").startswith(LFS_JSON), describe(r)
+    body = r.json()
+    assert isinstance(body.get("ours"), list) and isinstance(body.get("theirs"), list), body
 
 
 def test_no_xet_leaks(hub, repo):
