@@ -292,6 +292,9 @@ Status Hub::RunGitService(Request& req, Response& resp, RepoRef& repo, const std
     env.push_back(fmt::format("MODELHUB_GIT_MAX_FILE_BYTES={}", config_.git_max_file_bytes));
     env.push_back(fmt::format("MODELHUB_PROTECT_DEFAULT_BRANCH={}", config_.protect_default_branch ? 1 : 0));
     env.push_back("MODELHUB_REPO=" + RepoPathPrefix(repo.rec.type) + repo.rec.FullId());
+    // The hook checks pushed LFS pointers against the LFS registry of this data folder.
+    env.push_back("MODELHUB_DATA=" + Dirname(hooks));
+    env.push_back(fmt::format("MODELHUB_REPO_ID={}", repo.rec.id));
     opt("core.hooksPath=" + hooks);
     // Objects and refs durable before "ok" goes back (the 2xx-means-durable rule).
     opt("core.fsync=committed,reference");

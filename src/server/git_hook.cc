@@ -13,7 +13,13 @@
 //  - in every commit the push adds (walked from the new tips, hiding everything
 //    the repository's refs already reach): files larger than
 //    MODELHUB_GIT_MAX_FILE_BYTES must be git-lfs pointers, and paths must pass
-//    the HTTP API's path rules.
+//    the HTTP API's path rules;
+//  - every git-lfs pointer those commits add names an object this repository
+//    uploaded (through the LFS batch API, as git-lfs does before the push) with
+//    the pointer's size: the same rule as the HTTP API's commit endpoint, so no
+//    one can claim another repository's object by its hash. The registry is
+//    read from the metadata store of the data folder MODELHUB_DATA
+//    (<data>/modelhub.db, see server/data_dir.h), repository MODELHUB_REPO_ID.
 // The repository is opened with GIT_REPOSITORY_OPEN_FROM_ENV so libgit2 sees the
 // quarantined objects (GIT_OBJECT_DIRECTORY + GIT_ALTERNATE_OBJECT_DIRECTORIES).
 #include "server/git_hook.h"
@@ -23,6 +29,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_set>
@@ -32,6 +39,7 @@
 #include "common/strings.h"
 #include "repo/git_repo.h"
 #include "repo/path_rules.h"
+#include "storage/meta/metadata_store.h"
 
 namespace modelhub {
 
@@ -90,9 +98,22 @@ struct Update {
   std::string ref;
 };
 
+struct PointerUse {
+  std::string path;
+  std::string commit;  // short id
+  LfsPointer pointer;
+};
+
+struct HookConfig {
+  int64_t max_file_bytes = 10LL << 20;
+  bool protect_default = true;
+  std::string data_dir;  // "" = no LFS registry: pointers cannot be checked, the push is refused
+  int64_t repo_id = 0;
+};
+
 class PreReceive {
  public:
-  PreReceive(int64_t max_file_bytes, bool protect_default) : max_file_(max_file_bytes), protect_(protect_default) {}
+  explicit PreReceive(HookConfig cfg) : cfg_(std::move(cfg)), max_file_(cfg_.max_file_bytes) {}
 
   int Run(std::istream& in) {
     std::vector<Update> updates;
@@ -122,6 +143,7 @@ class PreReceive {
     std::vector<git_oid> tips;
     for (const auto& u : updates) CheckRef(u, &tips);
     if (errors_.empty() && !tips.empty()) CheckNewCommits(tips);
+    if (errors_.empty() && internal_.empty() && !pointers_.empty()) CheckLfsObjects();
     if (!internal_.empty()) return Internal(internal_);
     if (errors_.empty()) return 0;
     std::cerr << "\n";
@@ -140,6 +162,7 @@ class PreReceive {
       std::cerr << "    git add .gitattributes\n"
                    "    git lfs migrate import --include=\"<the patterns above>\" --everything\n";
     }
+    for (const auto& h : hints_) std::cerr << "\nmodelhub: " << h << "\n";
     std::cerr << "\nmodelhub: push refused.\n\n";
     return 1;
   }
@@ -196,7 +219,7 @@ class PreReceive {
       errors_.push_back(fmt::format("{}: a branch must point at a commit", u.ref));
       return;
     }
-    if (branch && !is_create && protect_ && u.ref == default_ref_ && !git_oid_equal(&u.old_id, &u.new_id)) {
+    if (branch && !is_create && cfg_.protect_default && u.ref == default_ref_ && !git_oid_equal(&u.old_id, &u.new_id)) {
       int desc = git_graph_descendant_of(repo_.get(), &u.new_id, &u.old_id);
       if (desc < 0) {
         internal_ = GitError("ancestry of " + u.ref);
@@ -297,8 +320,13 @@ class PreReceive {
         internal_ = GitError("blob " + Hex(f.id));
         return;
       }
+      if (int64_t(len) <= kMaxPointerBytes) {
+        if (auto ptr = ReadLfsPointer(f.id)) {
+          pointers_.push_back({path, short_id, *ptr});
+          continue;
+        }
+      }
       if (int64_t(len) <= max_file_) continue;
-      if (int64_t(len) <= kMaxPointerBytes && IsLfsPointer(f.id)) continue;
       errors_.push_back(fmt::format("{} is {} (commit {}), above the {} limit for files stored in git", path,
                                     HumanSize(int64_t(len)), short_id, HumanSize(max_file_)));
       large_.insert(path);
@@ -311,16 +339,61 @@ class PreReceive {
     }
   }
 
-  bool IsLfsPointer(const git_oid& id) {
+  std::optional<LfsPointer> ReadLfsPointer(const git_oid& id) {
     git_odb_object* raw = nullptr;
-    if (git_odb_read(&raw, odb_.get(), &id) != 0) return false;
+    if (git_odb_read(&raw, odb_.get(), &id) != 0) return std::nullopt;
     OdbObjectPtr obj(raw);
     std::string_view content(static_cast<const char*>(git_odb_object_data(obj.get())), git_odb_object_size(obj.get()));
-    return ParseLfsPointer(content).has_value();
+    return ParseLfsPointer(content);
   }
 
+  // Every pointer must name an object this repository uploaded, with the pointer's size.
+  void CheckLfsObjects() {
+    if (cfg_.data_dir.empty() || cfg_.repo_id <= 0) {
+      internal_ = "MODELHUB_DATA / MODELHUB_REPO_ID not set: cannot check the pushed LFS pointers";
+      return;
+    }
+    auto meta = OpenSqliteMetadataStore(cfg_.data_dir + "/modelhub.db");
+    if (!meta.ok()) {
+      internal_ = "metadata store: " + meta.status().message();
+      return;
+    }
+    std::unordered_set<std::string> ok;
+    bool missing = false;
+    for (const auto& use : pointers_) {
+      const std::string& oid = use.pointer.oid;
+      if (ok.count(oid)) continue;
+      auto obj = (*meta)->GetLfsObject(oid);
+      auto linked = (*meta)->IsLfsObjectLinked(cfg_.repo_id, oid);
+      if (!linked.ok() || (!obj.ok() && !obj.status().IsNotFound())) {
+        internal_ = "LFS registry: " + (!linked.ok() ? linked.status() : obj.status()).message();
+        return;
+      }
+      if (!obj.ok() || !*linked) {
+        errors_.push_back(fmt::format("{} (commit {}): LFS object {} was never uploaded to this repository", use.path,
+                                      use.commit, oid));
+        missing = true;
+        continue;
+      }
+      if (obj->size != use.pointer.size) {
+        errors_.push_back(fmt::format("{} (commit {}): LFS pointer says {} bytes, the stored object {} has {}",
+                                      use.path, use.commit, use.pointer.size, oid, obj->size));
+        continue;
+      }
+      ok.insert(oid);
+    }
+    if (missing) {
+      hints_.push_back(
+          "git-lfs uploads objects before git pushes commits; if it was skipped or failed, run\n"
+          "    git lfs push --all origin\n"
+          "and push again (with git-lfs installed: git lfs install).");
+    }
+  }
+
+  HookConfig cfg_;
   int64_t max_file_;
-  bool protect_;
+  std::vector<PointerUse> pointers_;
+  std::vector<std::string> hints_;
   RepoPtr repo_;
   OdbPtr odb_;
   std::string default_ref_;
@@ -351,8 +424,13 @@ int RunGitHook(const std::vector<std::string>& args) {
   git_libgit2_init();
   int rc = 1;
   {
-    PreReceive hook(EnvInt("MODELHUB_GIT_MAX_FILE_BYTES", 10LL << 20),
-                    EnvInt("MODELHUB_PROTECT_DEFAULT_BRANCH", 1) != 0);
+    HookConfig cfg;
+    cfg.max_file_bytes = EnvInt("MODELHUB_GIT_MAX_FILE_BYTES", 10LL << 20);
+    cfg.protect_default = EnvInt("MODELHUB_PROTECT_DEFAULT_BRANCH", 1) != 0;
+    const char* data = std::getenv("MODELHUB_DATA");
+    cfg.data_dir = data != nullptr ? data : "";
+    cfg.repo_id = EnvInt("MODELHUB_REPO_ID", 0);
+    PreReceive hook(std::move(cfg));
     rc = hook.Run(std::cin);
   }
   git_libgit2_shutdown();

@@ -347,6 +347,48 @@ def test_oversized_non_lfs_file_refused(hub, api, git_env, tmp_path):
     assert api.model_info(rid).sha == rev(git_env, work)
 
 
+def test_pushed_lfs_pointer_must_name_an_uploaded_object(hub, api, git_env, tmp_path):
+    """A pointer to another repository's LFS object (known only by its hash) is refused, as on the HTTP API."""
+    secret_rid = hub.repo_id("git-secret")
+    api.create_repo(secret_rid, private=True)
+    secret = os.urandom(11 << 20)
+    api.upload_file(path_or_fileobj=secret, path_in_repo="secret.bin", repo_id=secret_rid)
+    oid = sha256_bytes(secret)
+
+    rid = hub.repo_id("git-thief")
+    api.create_repo(rid, repo_type="model")
+    before = api.model_info(rid).sha
+    work = tmp_path / "work"
+    git(git_env, "clone", authed(hub, "alice", rid), str(work))
+    pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {len(secret)}\n"
+    commit_file(git_env, work, "stolen.dat", pointer, "claim an object by its hash")
+    # --no-verify: skip git-lfs's own pre-push checks, as an attacker would
+    cp = git(git_env, "push", "--no-verify", "origin", "main", cwd=work, check=False)
+    assert cp.returncode != 0, cp.stderr
+    assert f"LFS object {oid} was never uploaded to this repository" in cp.stderr, cp.stderr
+    assert "git lfs push --all origin" in cp.stderr
+    assert api.model_info(rid).sha == before
+    r = requests.get(f"{hub.endpoint}/{rid}/resolve/main/stolen.dat", timeout=30)
+    assert r.status_code == 404, describe(r)
+
+    # a pointer with the wrong size for an object this repo did upload is refused too
+    git(git_env, "reset", "-q", "--hard", "origin/main", cwd=work)
+    mine = os.urandom(5000)
+    api.upload_file(path_or_fileobj=mine, path_in_repo="mine.bin", repo_id=rid)
+    git(git_env, "pull", "-q", "--ff-only", cwd=work)
+    bad = f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256_bytes(mine)}\nsize 4999\n"
+    commit_file(git_env, work, "copy.dat", bad, "wrong size")
+    cp = git(git_env, "push", "--no-verify", "origin", "main", cwd=work, check=False)
+    assert cp.returncode != 0 and "LFS pointer says 4999 bytes" in cp.stderr, cp.stderr
+    # the right size is fine: the object belongs to this repo
+    git(git_env, "reset", "-q", "--hard", "origin/main", cwd=work)
+    good = f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256_bytes(mine)}\nsize 5000\n"
+    commit_file(git_env, work, "copy.dat", good, "same object, second path")
+    git(git_env, "push", "--no-verify", "origin", "main", cwd=work)
+    r = requests.get(f"{hub.endpoint}/{rid}/resolve/main/copy.dat", timeout=30)
+    assert r.status_code == 200 and r.content == mine, describe(r)
+
+
 def test_force_push_branches_and_tags(hub, api, git_env, tmp_path):
     rid = hub.repo_id("git-force")
     api.create_repo(rid)
