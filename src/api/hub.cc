@@ -131,7 +131,7 @@ Status EntryNotFoundStatus(const std::string& path) {
 
 // ---- Hub ------------------------------------------------------------------------
 
-Hub::Hub(HubConfig config, MetadataStore* meta, ContentStore* content, Metrics* metrics)
+Hub::Hub(HubConfig config, MetadataStore* meta, ChunkStore* content, Metrics* metrics)
     : config_(std::move(config)), meta_(meta), content_(content), metrics_(metrics), auth_(meta) {
   while (!config_.public_url.empty() && config_.public_url.back() == '/') config_.public_url.pop_back();
 }

@@ -22,7 +22,7 @@
 #include "net/http.h"
 #include "net/metrics.h"
 #include "repo/git_repo.h"
-#include "storage/cas/content_store.h"
+#include "storage/cas/chunk_store.h"
 #include "storage/meta/metadata_store.h"
 
 namespace modelhub {
@@ -69,7 +69,7 @@ class GitHandle {
 
 class Hub {
  public:
-  Hub(HubConfig config, MetadataStore* meta, ContentStore* content, Metrics* metrics);
+  Hub(HubConfig config, MetadataStore* meta, ChunkStore* content, Metrics* metrics);
   void Handle(Request& req, Response& resp);
 
   // Creates a repository (DB row + git repository with its initial commit).
@@ -147,7 +147,7 @@ class Hub {
 
   HubConfig config_;
   MetadataStore* meta_;
-  ContentStore* content_;
+  ChunkStore* content_;
   Metrics* metrics_;
   Authenticator auth_;
   std::mutex pool_mu_;

@@ -3,7 +3,7 @@
 //   DIR/FORMAT         "modelhub-data <version>" — refused if newer than this binary
 //   DIR/modelhub.db    SQLite metadata (WAL)
 //   DIR/repos/<id>.git bare git repositories
-//   DIR/blobs/         the blob store (LFS objects, staged upload parts)
+//   DIR/blobs/         the blob store (xorbs, staged upload parts)
 //   DIR/secret.key     HMAC key for signed URLs (created once, mode 0600)
 //
 // See docs/formats/data-folder.md. Thread-safety: open once per process.
@@ -14,18 +14,19 @@
 
 #include "common/status.h"
 #include "storage/blob/blob_store.h"
-#include "storage/cas/content_store.h"
+#include "storage/cas/chunk_store.h"
 #include "storage/meta/metadata_store.h"
 
 namespace modelhub {
 
-inline constexpr int kDataFormatVersion = 1;
+// 1: LFS objects stored whole; 2: LFS objects stored as chunks in xorbs.
+inline constexpr int kDataFormatVersion = 2;
 
 struct DataDir {
   std::string root;
   std::unique_ptr<MetadataStore> meta;
   std::unique_ptr<BlobStore> blobs;
-  std::unique_ptr<ContentStore> content;
+  std::unique_ptr<ChunkStore> content;
   std::string signing_key;
   std::string repos_dir() const { return root + "/repos"; }
 };

@@ -167,6 +167,58 @@ Result<XorbLayout> ParseXorb(std::string_view body) {
   return layout;
 }
 
+Result<XorbFooter> ParseXorbFooterV1(std::string_view footer) {
+  WireReader r(footer);
+  XorbFooter f;
+  auto truncated = [&](const char* what) { return Bad(fmt::format("stored footer truncated in {}", what)); };
+  if (!r.Has(kIdentLen) || !IdentAt(r.cur(), kIdent)) return Bad("stored footer does not start with XETBLOB");
+  r.Skip(kIdentLen);
+  if (!r.ReadU8(&f.version)) return truncated("header");
+  if (f.version != 1) return Bad(fmt::format("stored footer version {} is not 1", f.version));
+  if (!r.ReadHash(&f.xorb_hash)) return truncated("xorb hash");
+  uint8_t v = 0;
+  uint32_t n = 0, u = 0;
+  if (!r.Has(kIdentLen) || !IdentAt(r.cur(), kIdentHashes)) return Bad("footer hash section ident is not XBLBHSH");
+  r.Skip(kIdentLen);
+  if (!r.ReadU8(&v) || v != 0 || !r.ReadU32(&n)) return Bad("bad footer hash section header");
+  if (n == 0 || n > kMaxXorbChunks) return Bad(fmt::format("footer chunk count {} out of range", n));
+  if (footer.size() != XorbFooterV1InfoLength(n) + 4) {
+    return Bad(fmt::format("stored footer is {} bytes, expected {} for {} chunks", footer.size(),
+                           XorbFooterV1InfoLength(n) + 4, n));
+  }
+  f.chunk_hashes.resize(n);
+  for (auto& h : f.chunk_hashes)
+    if (!r.ReadHash(&h)) return truncated("chunk hashes");
+  if (!r.Has(kIdentLen) || !IdentAt(r.cur(), kIdentBoundaries)) return Bad("footer boundary ident is not XBLBBND");
+  r.Skip(kIdentLen);
+  if (!r.ReadU8(&v) || v != 1 || !r.ReadU32(&u) || u != n) return Bad("bad footer boundary section header");
+  f.chunk_ends.resize(n);
+  f.unpacked_ends.resize(n);
+  for (auto& e : f.chunk_ends)
+    if (!r.ReadU32(&e)) return truncated("chunk boundaries");
+  for (auto& e : f.unpacked_ends)
+    if (!r.ReadU32(&e)) return truncated("unpacked offsets");
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t prev_end = i == 0 ? 0 : f.chunk_ends[i - 1];
+    uint32_t prev_unpacked = i == 0 ? 0 : f.unpacked_ends[i - 1];
+    if (f.chunk_ends[i] <= prev_end || f.chunk_ends[i] - prev_end > kMaxCompressedChunkBytes + kXorbChunkHeaderSize ||
+        f.unpacked_ends[i] <= prev_unpacked || f.unpacked_ends[i] - prev_unpacked > kMaxChunkBytes) {
+      return Bad(fmt::format("footer boundaries of chunk {} are not increasing within limits", i));
+    }
+  }
+  uint32_t hashes_off = 0, bounds_off = 0;
+  if (!r.ReadU32(&u) || u != n || !r.ReadU32(&hashes_off) || !r.ReadU32(&bounds_off)) return truncated("trailer");
+  if (hashes_off != 52 + 40 * uint64_t(n) || bounds_off != 40 + 8 * uint64_t(n)) return Bad("footer section offsets");
+  if (!r.Has(f.buffer.size())) return truncated("buffer");
+  std::memcpy(f.buffer.data(), r.cur(), f.buffer.size());
+  r.Skip(f.buffer.size());
+  uint32_t info_length = 0;
+  if (!r.ReadU32(&info_length) || info_length != XorbFooterV1InfoLength(n) || r.remaining() != 0) {
+    return Bad("footer info_length");
+  }
+  return f;
+}
+
 std::string SerializeXorbFooter(const XorbFooter& f) {
   const size_t n = f.chunk_hashes.size();
   std::string out;

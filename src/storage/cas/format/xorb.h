@@ -89,6 +89,12 @@ Result<XorbLayout> ParseXorb(std::string_view body);
 // The footer bytes (V0 or V1 per footer.version) followed by the u32 info_length. The vectors must have
 // one entry per chunk (unpacked_ends only for V1).
 std::string SerializeXorbFooter(const XorbFooter& footer);
+
+// Parses a V1 footer on its own: `footer` holds the bytes from "XETBLOB" to the
+// end of the object (the last 4 bytes are info_length). Used to address the
+// chunks of a stored xorb without reading its records. Structural checks only
+// (section idents, versions, counts, offsets, monotonic boundaries).
+Result<XorbFooter> ParseXorbFooterV1(std::string_view footer);
 // A V1 footer describing layout's records with the given chunk hashes (one per chunk) and xorb hash.
 XorbFooter MakeXorbFooter(const XorbLayout& layout, std::span<const XetHash> chunk_hashes, const XetHash& xorb_hash);
 

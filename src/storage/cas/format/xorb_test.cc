@@ -114,6 +114,23 @@ TEST(XorbTest, HeaderBytesAreAsDocumented) {
   EXPECT_EQ(r.substr(0, 8), std::string("\x00\x45\x23\x01\x00\x45\x23\x01", 8));
 }
 
+TEST(XorbTest, StoredFooterParsesOnItsOwn) {
+  Built b = Build(MixedChunks(), CompressionPolicy::kAuto);
+  auto layout = ParseXorb(b.records);
+  ASSERT_TRUE(layout.ok());
+  std::vector<XetHash> hashes;
+  for (const auto& c : b.chunks) hashes.push_back(FakeChunkHash(c));
+  XorbFooter f = MakeXorbFooter(*layout, hashes, b.xorb_hash);
+  std::string footer = SerializeXorbFooter(f);
+  auto parsed = ParseXorbFooterV1(footer);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(*parsed, f);
+  for (size_t cut = 0; cut < footer.size(); ++cut) {
+    EXPECT_FALSE(ParseXorbFooterV1(footer.substr(0, cut)).ok()) << cut;
+    EXPECT_FALSE(ParseXorbFooterV1(footer.substr(cut + 1)).ok()) << cut;
+  }
+}
+
 TEST(XorbTest, V0FooterIsAccepted) {
   Built b = Build(MixedChunks(), CompressionPolicy::kAuto);
   auto layout = ParseXorb(b.records);

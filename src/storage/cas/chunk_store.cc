@@ -1,0 +1,462 @@
+#include "storage/cas/chunk_store.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "common/time_util.h"
+#include "storage/cas/format/wire.h"
+
+namespace modelhub {
+
+namespace {
+
+constexpr size_t kTermBytes = 44;
+constexpr int64_t kReadBlockBytes = 8 << 20;  // serialized bytes fetched per storage read
+// Xorbs the server builds are sealed at 16 MiB of raw chunks (Xet allows up to 64 MiB):
+// an upload in flight holds at most one open xorb, so this bounds its memory.
+constexpr uint64_t kIngestXorbBytes = 16 << 20;
+
+void PutU32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out += char((v >> (8 * i)) & 0xff);
+}
+uint32_t GetU32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= uint32_t(uint8_t(p[i])) << (8 * i);
+  return v;
+}
+
+Result<std::string> ReadRange(BlobStore* blobs, const std::string& key, int64_t offset, int64_t length) {
+  MH_ASSIGN_OR_RETURN(auto reader, blobs->Open(key, offset, length));
+  std::string out;
+  out.resize(size_t(length));
+  size_t got = 0;
+  while (got < out.size()) {
+    MH_ASSIGN_OR_RETURN(size_t n, reader->Read(out.data() + got, out.size() - got));
+    if (n == 0) return Status::Corruption(fmt::format("{} is shorter than expected", key));
+    got += n;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool IsSha256Hex(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+std::string SerializeTerms(const std::vector<FileTerm>& terms) {
+  std::string out;
+  out.reserve(terms.size() * kTermBytes);
+  for (const auto& t : terms) {
+    out.append(t.xorb.view());
+    PutU32(out, t.chunk_start);
+    PutU32(out, t.chunk_end);
+    PutU32(out, t.bytes);
+  }
+  return out;
+}
+
+Result<std::vector<FileTerm>> ParseTerms(std::string_view data) {
+  if (data.size() % kTermBytes != 0) return Status::Corruption("file terms have a partial entry");
+  std::vector<FileTerm> out;
+  out.reserve(data.size() / kTermBytes);
+  for (size_t i = 0; i < data.size(); i += kTermBytes) {
+    FileTerm t;
+    t.xorb = xet::XetHash::FromRaw(data.data() + i);
+    t.chunk_start = GetU32(data.data() + i + 32);
+    t.chunk_end = GetU32(data.data() + i + 36);
+    t.bytes = GetU32(data.data() + i + 40);
+    if (t.chunk_end <= t.chunk_start || t.bytes == 0) return Status::Corruption("file term with an empty range");
+    out.push_back(t);
+  }
+  return out;
+}
+
+// ---- ChunkIngest -------------------------------------------------------------
+
+ChunkIngest::ChunkIngest(ChunkStore* store, std::string oid, int64_t size)
+    : store_(store), oid_(std::move(oid)), size_(size), writer_(std::make_unique<xet::XorbWriter>()) {
+  slots_.push_back(std::nullopt);
+  open_slot_ = 0;
+}
+
+Status ChunkIngest::Write(const char* data, size_t n) {
+  if (failed_) return Status::Internal("write after a failed write");
+  if (received_ + int64_t(n) > size_) {
+    failed_ = true;
+    return Status::TooLarge(fmt::format("received more than the declared size of {} bytes", size_));
+  }
+  sha_.Update(data, n);
+  received_ += int64_t(n);
+  size_t pos = 0;
+  while (pos < n) {
+    auto cut = chunker_.NextCut(data + pos, n - pos);
+    size_t take = cut ? *cut : n - pos;
+    pending_.append(data + pos, take);
+    pos += take;
+    if (cut) {
+      Status s = AddChunk();
+      if (!s.ok()) {
+        failed_ = true;
+        return s;
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+size_t ChunkIngest::SlotFor(const xet::XetHash& xorb) {
+  for (size_t i = 0; i < slots_.size(); ++i)
+    if (slots_[i] && *slots_[i] == xorb) return i;
+  slots_.push_back(xorb);
+  return slots_.size() - 1;
+}
+
+void ChunkIngest::AppendTerm(size_t slot, uint32_t index, uint32_t bytes) {
+  if (!terms_.empty() && terms_.back().slot == slot && terms_.back().end == index) {
+    terms_.back().end = index + 1;
+    terms_.back().bytes += bytes;
+    return;
+  }
+  terms_.push_back(DraftTerm{slot, index, index + 1, bytes});
+}
+
+Status ChunkIngest::AddChunk() {
+  const uint32_t size = uint32_t(pending_.size());
+  xet::XetHash hash = xet::ChunkHash(pending_.data(), pending_.size());
+  file_chunks_.push_back(xet::MerkleNode{hash, size});
+  auto local = local_.find(hash);
+  if (local != local_.end()) {
+    AppendTerm(local->second.first, local->second.second, size);
+    pending_.clear();
+    return Status::Ok();
+  }
+  MH_ASSIGN_OR_RETURN(auto found, store_->meta_->FindChunks({hash.ToHex()}));
+  if (found[0]) {
+    auto xorb = xet::XetHash::FromHex(found[0]->xorb_hash);
+    if (xorb.ok()) {
+      size_t slot = SlotFor(*xorb);
+      uint32_t index = uint32_t(found[0]->chunk_index);
+      local_[hash] = {slot, index};
+      AppendTerm(slot, index, size);
+      pending_.clear();
+      return Status::Ok();
+    }
+  }
+  if (!writer_->HasRoomFor(size) || writer_->raw_bytes() + size > kIngestXorbBytes) MH_RETURN_IF_ERROR(Seal());
+  uint32_t index = uint32_t(writer_->num_chunks());
+  MH_RETURN_IF_ERROR(writer_->Append(pending_, hash));
+  store_->counters_.new_chunk_bytes += size;
+  local_[hash] = {open_slot_, index};
+  AppendTerm(open_slot_, index, size);
+  pending_.clear();
+  return Status::Ok();
+}
+
+Status ChunkIngest::Seal() {
+  if (writer_->num_chunks() == 0) return Status::Ok();
+  std::vector<xet::MerkleNode> nodes = writer_->ChunkHashesAndSizes();
+  xet::XetHash hash = xet::XorbHash(nodes);
+  std::string key = ChunkStore::XorbKey(hash);
+  // Records and footer are written separately: no second copy of the xorb in memory.
+  const std::string& records = writer_->records();
+  std::string footer = xet::SerializeXorbFooter(xet::MakeXorbFooter(writer_->layout(), writer_->chunk_hashes(), hash));
+  int64_t stored = int64_t(records.size() + footer.size());
+  if (!store_->blobs_->Size(key).ok()) {
+    MH_ASSIGN_OR_RETURN(auto w, store_->blobs_->NewWriter(key));
+    MH_RETURN_IF_ERROR(w->Write(records.data(), records.size()));
+    MH_RETURN_IF_ERROR(w->Write(footer.data(), footer.size()));
+    MH_RETURN_IF_ERROR(w->Commit());
+    store_->counters_.xorb_bytes_written += stored;
+  }
+  std::vector<std::string> chunk_hex;
+  chunk_hex.reserve(writer_->chunk_hashes().size());
+  for (const auto& h : writer_->chunk_hashes()) chunk_hex.push_back(h.ToHex());
+  XorbRecord rec{hash.ToHex(), stored, int64_t(writer_->raw_bytes()), int64_t(writer_->num_chunks()),
+                 NowMs()};
+  MH_RETURN_IF_ERROR(store_->meta_->PutXorb(rec, chunk_hex));
+  slots_[open_slot_] = hash;
+  // Chunks of this upload now also resolve through the sealed xorb's slot.
+  writer_ = std::make_unique<xet::XorbWriter>();
+  slots_.push_back(std::nullopt);
+  open_slot_ = slots_.size() - 1;
+  return Status::Ok();
+}
+
+Status ChunkIngest::Finish() {
+  if (failed_) return Status::Internal("finish after a failed write");
+  failed_ = true;  // whatever happens next, this object is done
+  if (received_ != size_) {
+    return Status::InvalidArgument(
+        fmt::format("size mismatch: declared {} bytes, received {} bytes", size_, received_));
+  }
+  std::string got = sha_.FinalHex();
+  if (got != oid_) {
+    return Status::InvalidArgument(fmt::format("sha256 mismatch: declared {}, content hashes to {}", oid_, got));
+  }
+  if (chunker_.Finish() && !pending_.empty()) MH_RETURN_IF_ERROR(AddChunk());
+  MH_RETURN_IF_ERROR(Seal());
+  std::vector<FileTerm> terms;
+  terms.reserve(terms_.size());
+  std::vector<std::string> referenced;
+  for (const auto& d : terms_) {
+    if (!slots_[d.slot]) return Status::Internal("unsealed xorb referenced by a term");
+    terms.push_back(FileTerm{*slots_[d.slot], d.start, d.end, d.bytes});
+  }
+  // Referenced xorbs must still exist (a GC may have removed one that a deleted repo used
+  // between our dedup lookup and now); then the file is recorded.
+  for (const auto& slot : slots_) {
+    if (!slot) continue;
+    auto x = store_->meta_->GetXorb(slot->ToHex());
+    if (!x.ok()) {
+      if (x.status().IsNotFound()) {
+        return Status::Unavailable("a chunk this upload reused was garbage-collected meanwhile; retry the upload");
+      }
+      return x.status();
+    }
+  }
+  xet::XetHash file_hash = xet::FileHash(file_chunks_);
+  MH_RETURN_IF_ERROR(
+      store_->meta_->PutFile(FileRecord{oid_, file_hash.ToHex(), size_, SerializeTerms(terms), NowMs()}));
+  store_->counters_.ingested_bytes += size_;
+  return Status::Ok();
+}
+
+// ---- reader ------------------------------------------------------------------
+
+namespace {
+
+class ReconstructionReader : public BlobReader {
+ public:
+  ReconstructionReader(ChunkStore* store, std::vector<FileTerm> terms, int64_t offset, int64_t length)
+      : store_(store), terms_(std::move(terms)), offset_(offset), remaining_(length) {
+    int64_t pos = 0;
+    for (const auto& t : terms_) {
+      starts_.push_back(pos);
+      pos += t.bytes;
+    }
+  }
+
+  Result<size_t> Read(char* buf, size_t n) override {
+    if (remaining_ <= 0) return size_t(0);
+    if (buf_pos_ >= buf_.size()) MH_RETURN_IF_ERROR(Fill());
+    size_t avail = buf_.size() - buf_pos_;
+    size_t take = size_t(std::min<int64_t>({int64_t(n), int64_t(avail), remaining_}));
+    std::memcpy(buf, buf_.data() + buf_pos_, take);
+    buf_pos_ += take;
+    offset_ += int64_t(take);
+    remaining_ -= int64_t(take);
+    store_->counters().bytes_served += int64_t(take);
+    return take;
+  }
+  int64_t remaining() const override { return remaining_; }
+
+ private:
+  // Decodes the chunks holding offset_ (up to kReadBlockBytes of storage) into buf_.
+  Status Fill() {
+    auto it = std::upper_bound(starts_.begin(), starts_.end(), offset_);
+    if (it == starts_.begin()) return Status::Internal("offset before the first term");
+    size_t ti = size_t(it - starts_.begin()) - 1;
+    const FileTerm& t = terms_[ti];
+    int64_t in_term = offset_ - starts_[ti];
+    MH_ASSIGN_OR_RETURN(auto footer, store_->LoadFooter(t.xorb));
+    const auto& ue = footer->unpacked_ends;
+    const auto& ce = footer->chunk_ends;
+    if (t.chunk_end > ue.size()) return Status::Corruption("file term beyond the end of xorb " + t.xorb.ToHex());
+    uint32_t base = t.chunk_start == 0 ? 0 : ue[t.chunk_start - 1];
+    uint64_t want = uint64_t(base) + uint64_t(in_term);
+    // First chunk whose unpacked end is past `want`.
+    uint32_t k = uint32_t(std::upper_bound(ue.begin() + t.chunk_start, ue.begin() + t.chunk_end, want) - ue.begin());
+    if (k >= t.chunk_end) return Status::Corruption("file term sizes disagree with xorb " + t.xorb.ToHex());
+    // Extend while the storage read stays within the block budget and bytes are still wanted.
+    uint32_t end = k + 1;
+    uint32_t first_off = k == 0 ? 0 : ce[k - 1];
+    int64_t need_end = int64_t(want) + remaining_;
+    while (end < t.chunk_end && int64_t(ce[end] - first_off) <= kReadBlockBytes && int64_t(ue[end - 1]) < need_end) {
+      ++end;
+    }
+    buf_.clear();
+    MH_ASSIGN_OR_RETURN(int64_t read, store_->ReadChunks(t.xorb, k, end, &buf_));
+    store_->counters().bytes_read += read;
+    uint32_t chunk_base = k == 0 ? 0 : ue[k - 1];
+    buf_pos_ = size_t(want - chunk_base);
+    if (buf_pos_ > buf_.size()) return Status::Corruption("decoded fewer bytes than the footer says");
+    return Status::Ok();
+  }
+
+  ChunkStore* store_;
+  std::vector<FileTerm> terms_;
+  std::vector<int64_t> starts_;
+  int64_t offset_;
+  int64_t remaining_;
+  std::string buf_;
+  size_t buf_pos_ = 0;
+};
+
+}  // namespace
+
+// ---- ChunkStore --------------------------------------------------------------
+
+ChunkStore::ChunkStore(BlobStore* blobs, MetadataStore* meta) : blobs_(blobs), meta_(meta) {}
+
+std::string ChunkStore::XorbKey(const xet::XetHash& hash) {
+  std::string hex = hash.ToHex();
+  return "xorbs/" + hex.substr(0, 2) + "/" + hex;
+}
+
+std::string ChunkStore::PartKey(const std::string& session_id, int64_t part_number) {
+  return fmt::format("uploads/{}/{}", session_id, part_number);
+}
+
+Result<std::unique_ptr<ChunkIngest>> ChunkStore::BeginIngest(const std::string& oid, int64_t size) {
+  if (!IsSha256Hex(oid)) return Status::InvalidArgument("oid must be 64 lowercase hex characters");
+  if (size < 0) return Status::InvalidArgument("size must be >= 0");
+  return std::make_unique<ChunkIngest>(this, oid, size);
+}
+
+Result<int64_t> ChunkStore::Size(const std::string& oid) {
+  if (!IsSha256Hex(oid)) return Status::InvalidArgument("oid must be 64 lowercase hex characters");
+  MH_ASSIGN_OR_RETURN(FileRecord f, meta_->GetFile(oid));
+  return f.size;
+}
+
+Result<std::unique_ptr<BlobReader>> ChunkStore::Open(const std::string& oid, int64_t offset, int64_t length) {
+  if (!IsSha256Hex(oid)) return Status::InvalidArgument("oid must be 64 lowercase hex characters");
+  MH_ASSIGN_OR_RETURN(FileRecord f, meta_->GetFile(oid));
+  if (offset < 0 || offset > f.size) return Status::InvalidArgument("offset beyond the end of the file");
+  int64_t n = length < 0 ? f.size - offset : std::min(length, f.size - offset);
+  MH_ASSIGN_OR_RETURN(std::vector<FileTerm> terms, ParseTerms(f.terms));
+  int64_t total = 0;
+  for (const auto& t : terms) total += t.bytes;
+  if (total != f.size) return Status::Corruption(fmt::format("terms of {} add up to {} bytes, not {}", oid, total, f.size));
+  return std::unique_ptr<BlobReader>(std::make_unique<ReconstructionReader>(this, std::move(terms), offset, n));
+}
+
+Result<std::shared_ptr<const xet::XorbFooter>> ChunkStore::LoadFooter(const xet::XetHash& xorb) {
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    auto it = cache_.find(xorb);
+    if (it != cache_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second.pos);
+      return it->second.footer;
+    }
+  }
+  std::string key = XorbKey(xorb);
+  auto size = blobs_->Size(key);
+  if (!size.ok()) {
+    if (size.status().IsNotFound()) return Status::Corruption("xorb " + xorb.ToHex() + " is missing from storage");
+    return size.status();
+  }
+  if (*size < 4) return Status::Corruption("xorb " + xorb.ToHex() + " is truncated");
+  MH_ASSIGN_OR_RETURN(std::string tail, ReadRange(blobs_, key, *size - 4, 4));
+  uint32_t info_length = GetU32(tail.data());
+  if (int64_t(info_length) + 4 > *size) return Status::Corruption("xorb " + xorb.ToHex() + " has a bad footer length");
+  MH_ASSIGN_OR_RETURN(std::string footer_bytes, ReadRange(blobs_, key, *size - 4 - info_length, info_length + 4));
+  auto parsed = xet::ParseXorbFooterV1(footer_bytes);
+  if (!parsed.ok()) return Status::Corruption("xorb " + xorb.ToHex() + ": " + parsed.status().message());
+  if (parsed->xorb_hash != xorb) return Status::Corruption("xorb " + xorb.ToHex() + " footer names another hash");
+  auto footer = std::make_shared<const xet::XorbFooter>(std::move(parsed).value());
+  size_t bytes = footer->chunk_hashes.size() * 40 + 128;
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  if (cache_.find(xorb) == cache_.end()) {
+    lru_.push_front(xorb);
+    cache_[xorb] = CacheEntry{footer, lru_.begin(), bytes};
+    cache_bytes_ += bytes;
+    while (cache_bytes_ > kCacheBudget && !lru_.empty()) {
+      auto victim = cache_.find(lru_.back());
+      cache_bytes_ -= victim->second.bytes;
+      cache_.erase(victim);
+      lru_.pop_back();
+    }
+  }
+  return footer;
+}
+
+Result<int64_t> ChunkStore::ReadChunks(const xet::XetHash& xorb, uint32_t begin, uint32_t end, std::string* out) {
+  MH_ASSIGN_OR_RETURN(auto footer, LoadFooter(xorb));
+  if (begin >= end || end > footer->chunk_ends.size()) {
+    return Status::Corruption(fmt::format("chunk range [{}, {}) outside xorb {}", begin, end, xorb.ToHex()));
+  }
+  uint32_t from = begin == 0 ? 0 : footer->chunk_ends[begin - 1];
+  uint32_t to = footer->chunk_ends[end - 1];
+  MH_ASSIGN_OR_RETURN(std::string records, ReadRange(blobs_, XorbKey(xorb), from, to - from));
+  size_t pos = 0;
+  std::string chunk;
+  for (uint32_t k = begin; k < end; ++k) {
+    uint32_t rec_end = footer->chunk_ends[k] - from;
+    if (rec_end > records.size() || rec_end - pos < xet::kXorbChunkHeaderSize) {
+      return Status::Corruption(fmt::format("xorb {} chunk {}: record out of bounds", xorb.ToHex(), k));
+    }
+    const char* h = records.data() + pos;
+    uint32_t csize = uint32_t(uint8_t(h[1])) | uint32_t(uint8_t(h[2])) << 8 | uint32_t(uint8_t(h[3])) << 16;
+    uint8_t scheme = uint8_t(h[4]);
+    uint32_t usize = uint32_t(uint8_t(h[5])) | uint32_t(uint8_t(h[6])) << 8 | uint32_t(uint8_t(h[7])) << 16;
+    uint32_t expect_usize = footer->unpacked_ends[k] - (k == 0 ? 0 : footer->unpacked_ends[k - 1]);
+    if (h[0] != 0 || !xet::IsValidCompressionScheme(scheme) || csize != rec_end - pos - xet::kXorbChunkHeaderSize ||
+        usize != expect_usize) {
+      return Status::Corruption(fmt::format("xorb {} chunk {}: record header disagrees with the footer", xorb.ToHex(), k));
+    }
+    chunk.clear();
+    Status s = xet::DecompressChunk(static_cast<xet::CompressionScheme>(scheme),
+                                    std::string_view(records).substr(pos + xet::kXorbChunkHeaderSize, csize), usize,
+                                    &chunk);
+    if (!s.ok()) return Status::Corruption(fmt::format("xorb {} chunk {}: {}", xorb.ToHex(), k, s.message()));
+    if (xet::ChunkHash(chunk.data(), chunk.size()) != footer->chunk_hashes[k]) {
+      return Status::Corruption(fmt::format("xorb {} chunk {}: content does not match its hash", xorb.ToHex(), k));
+    }
+    out->append(chunk);
+    pos = rec_end;
+  }
+  return int64_t(records.size());
+}
+
+Status ChunkStore::VerifyStoredXorb(const xet::XetHash& xorb) {
+  std::string key = XorbKey(xorb);
+  auto size = blobs_->Size(key);
+  if (!size.ok()) return size.status().IsNotFound() ? Status::Corruption("xorb is missing from storage") : size.status();
+  MH_ASSIGN_OR_RETURN(std::string body, ReadRange(blobs_, key, 0, *size));
+  auto v = xet::VerifyXorb(body, xet::XetXorbHashers(), &xorb);
+  if (!v.ok()) return Status::Corruption(v.status().message());
+  if (!v->layout.footer) return Status::Corruption("stored xorb has no footer");
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<BlobWriter>> ChunkStore::NewPartWriter(const std::string& session_id, int64_t part_number) {
+  return blobs_->NewWriter(PartKey(session_id, part_number));
+}
+
+Result<int64_t> ChunkStore::PartSize(const std::string& session_id, int64_t part_number) {
+  return blobs_->Size(PartKey(session_id, part_number));
+}
+
+Status ChunkStore::CompleteMultipart(const std::string& session_id, int64_t part_count, const std::string& oid,
+                                     int64_t size) {
+  MH_ASSIGN_OR_RETURN(auto ingest, BeginIngest(oid, size));
+  std::vector<char> buf(1 << 20);
+  for (int64_t p = 1; p <= part_count; ++p) {
+    auto reader = blobs_->Open(PartKey(session_id, p));
+    if (!reader.ok()) {
+      if (reader.status().IsNotFound()) return Status::InvalidArgument(fmt::format("part {} was never uploaded", p));
+      return reader.status();
+    }
+    while (true) {
+      MH_ASSIGN_OR_RETURN(size_t n, (*reader)->Read(buf.data(), buf.size()));
+      if (n == 0) break;
+      MH_RETURN_IF_ERROR(ingest->Write(buf.data(), n));
+    }
+  }
+  MH_RETURN_IF_ERROR(ingest->Finish());
+  return DropParts(session_id, part_count);
+}
+
+Status ChunkStore::DropParts(const std::string& session_id, int64_t part_count) {
+  for (int64_t p = 1; p <= part_count; ++p) MH_RETURN_IF_ERROR(blobs_->Delete(PartKey(session_id, p)));
+  return Status::Ok();
+}
+
+}  // namespace modelhub

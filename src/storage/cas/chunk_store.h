@@ -1,0 +1,151 @@
+// ChunkStore: every large file (LFS object) stored as Xet content-defined
+// chunks packed in xorbs on a BlobStore, with a server-wide chunk index in the
+// MetadataStore so each chunk is stored once across all repositories.
+// Design and formats: docs/formats/chunk-store.md, xorb.md, xet-hashing.md.
+//
+// Ingest streams: bytes are hashed (SHA-256), chunked (gear CDC), each chunk
+// hashed (keyed BLAKE3); chunks already indexed are referenced, new ones are
+// compressed into the upload's open xorb, which is sealed (written under its
+// hash, then indexed) at 64 MiB / 8192 chunks. A file becomes visible only
+// after its size and SHA-256 matched the claim.
+//
+// Reads rebuild any byte range from the file's terms, reading only the chunks
+// needed and checking every chunk's hash: a damaged chunk fails the read with
+// Corruption, it is never served.
+//
+// Thread-safety: all methods may be called concurrently. Concurrent ingests of
+// overlapping content are safe (each seals its own xorbs; the index keeps the
+// first location of a chunk). A ChunkIngest or reader object is single-threaded.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "crypto/sha256.h"
+#include "storage/blob/blob_store.h"
+#include "storage/cas/format/xorb.h"
+#include "storage/cas/xet/chunker.h"
+#include "storage/cas/xet/hashes.h"
+#include "storage/meta/metadata_store.h"
+
+namespace modelhub {
+
+bool IsSha256Hex(const std::string& s);  // 64 lowercase hex chars
+
+// One run of a file's bytes: chunks [chunk_start, chunk_end) of a xorb.
+struct FileTerm {
+  xet::XetHash xorb;
+  uint32_t chunk_start = 0;
+  uint32_t chunk_end = 0;
+  uint32_t bytes = 0;  // uncompressed bytes of the run
+  friend bool operator==(const FileTerm&, const FileTerm&) = default;
+};
+// Terms as stored in FileRecord::terms: 44 bytes each (xorb hash, start, end, bytes; u32 little-endian).
+std::string SerializeTerms(const std::vector<FileTerm>& terms);
+Result<std::vector<FileTerm>> ParseTerms(std::string_view data);
+
+// Counters since process start (for /metrics and benchmarks).
+struct ChunkStoreCounters {
+  std::atomic<int64_t> ingested_bytes{0};     // logical bytes of files ingested
+  std::atomic<int64_t> new_chunk_bytes{0};    // raw bytes of chunks that were not stored before
+  std::atomic<int64_t> xorb_bytes_written{0}; // serialized xorb bytes written to the blob store
+  std::atomic<int64_t> bytes_read{0};         // bytes read from the blob store by readers
+  std::atomic<int64_t> bytes_served{0};       // bytes returned by readers
+};
+
+class ChunkStore;
+
+class ChunkIngest {
+ public:
+  ChunkIngest(ChunkStore* store, std::string oid, int64_t size);
+  // TooLarge if more bytes arrive than the declared size.
+  Status Write(const char* data, size_t n);
+  // Checks size and SHA-256 (InvalidArgument on mismatch: nothing recorded), seals the
+  // open xorb and records the file durably.
+  Status Finish();
+  int64_t received() const { return received_; }
+
+ private:
+  struct DraftTerm {
+    size_t slot;  // index into slots_ (a xorb whose hash may not be known yet)
+    uint32_t start, end, bytes;
+  };
+  Status AddChunk();
+  Status Seal();
+  void AppendTerm(size_t slot, uint32_t index, uint32_t bytes);
+  size_t SlotFor(const xet::XetHash& xorb);
+
+  ChunkStore* store_;
+  std::string oid_;
+  int64_t size_;
+  int64_t received_ = 0;
+  Sha256 sha_;
+  xet::XetChunker chunker_;
+  std::string pending_;  // bytes of the open chunk
+  std::vector<xet::MerkleNode> file_chunks_;
+  std::unique_ptr<xet::XorbWriter> writer_;
+  std::vector<std::optional<xet::XetHash>> slots_;
+  size_t open_slot_ = 0;
+  std::unordered_map<xet::XetHash, std::pair<size_t, uint32_t>> local_;  // chunk -> (slot, index), this upload
+  std::vector<DraftTerm> terms_;
+  bool failed_ = false;
+};
+
+class ChunkStore {
+ public:
+  ChunkStore(BlobStore* blobs, MetadataStore* meta);
+
+  Result<std::unique_ptr<ChunkIngest>> BeginIngest(const std::string& oid, int64_t size);
+  Result<int64_t> Size(const std::string& oid);  // NotFound
+  // [offset, offset+length) of the file; length < 0: to the end.
+  Result<std::unique_ptr<BlobReader>> Open(const std::string& oid, int64_t offset = 0, int64_t length = -1);
+
+  // Multipart uploads: parts are staged as blobs and streamed into an ingest on completion.
+  Result<std::unique_ptr<BlobWriter>> NewPartWriter(const std::string& session_id, int64_t part_number);
+  Result<int64_t> PartSize(const std::string& session_id, int64_t part_number);
+  Status CompleteMultipart(const std::string& session_id, int64_t part_count, const std::string& oid, int64_t size);
+  Status DropParts(const std::string& session_id, int64_t part_count);
+
+  // Xorb access (readers, fsck, the Xet CAS).
+  static std::string XorbKey(const xet::XetHash& hash);
+  Result<std::shared_ptr<const xet::XorbFooter>> LoadFooter(const xet::XetHash& xorb);
+  // Decompresses chunks [begin, end) of a xorb, checking each chunk's hash; appends to out.
+  // Returns the serialized bytes read from storage.
+  Result<int64_t> ReadChunks(const xet::XetHash& xorb, uint32_t begin, uint32_t end, std::string* out);
+  // Full verification of one stored xorb: parse, decompress, chunk hashes, xorb hash, footer.
+  Status VerifyStoredXorb(const xet::XetHash& xorb);
+
+  BlobStore* blobs() { return blobs_; }
+  MetadataStore* meta() { return meta_; }
+  ChunkStoreCounters& counters() { return counters_; }
+
+ private:
+  friend class ChunkIngest;
+  static std::string PartKey(const std::string& session_id, int64_t part_number);
+
+  BlobStore* blobs_;
+  MetadataStore* meta_;
+  ChunkStoreCounters counters_;
+
+  // LRU cache of parsed footers, bounded by bytes.
+  std::mutex cache_mu_;
+  std::list<xet::XetHash> lru_;  // front = most recent; guarded by cache_mu_
+  struct CacheEntry {
+    std::shared_ptr<const xet::XorbFooter> footer;
+    std::list<xet::XetHash>::iterator pos;
+    size_t bytes;
+  };
+  std::unordered_map<xet::XetHash, CacheEntry> cache_;  // guarded by cache_mu_
+  size_t cache_bytes_ = 0;                              // guarded by cache_mu_
+  static constexpr size_t kCacheBudget = 64 << 20;
+};
+
+}  // namespace modelhub

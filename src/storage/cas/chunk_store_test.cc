@@ -1,0 +1,188 @@
+#include "storage/cas/chunk_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "common/fs.h"
+
+namespace modelhub {
+namespace {
+
+std::string RandomData(size_t n, uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t v = rng();
+    std::memcpy(s.data() + i, &v, std::min<size_t>(8, n - i));
+  }
+  return s;
+}
+
+class ChunkStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("chunkstore-" + RandomHex(6));
+    blobs_ = std::move(OpenLocalBlobStore((dir_ / "blobs").string())).value();
+    meta_ = std::move(OpenSqliteMetadataStore((dir_ / "meta.db").string())).value();
+    store_ = std::make_unique<ChunkStore>(blobs_.get(), meta_.get());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  Status Put(const std::string& data, size_t piece = 100000) {
+    auto in = store_->BeginIngest(Sha256Hex(data), int64_t(data.size()));
+    if (!in.ok()) return in.status();
+    for (size_t i = 0; i < data.size(); i += piece) {
+      MH_RETURN_IF_ERROR((*in)->Write(data.data() + i, std::min(piece, data.size() - i)));
+    }
+    return (*in)->Finish();
+  }
+
+  Result<std::string> Get(const std::string& oid, int64_t off = 0, int64_t len = -1) {
+    MH_ASSIGN_OR_RETURN(auto r, store_->Open(oid, off, len));
+    std::string out;
+    char buf[70000];
+    while (true) {
+      MH_ASSIGN_OR_RETURN(size_t n, r->Read(buf, sizeof buf));
+      if (n == 0) break;
+      out.append(buf, n);
+    }
+    return out;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<BlobStore> blobs_;
+  std::unique_ptr<MetadataStore> meta_;
+  std::unique_ptr<ChunkStore> store_;
+};
+
+TEST_F(ChunkStoreTest, RoundTripAndRanges) {
+  std::string data = RandomData(3 << 20, 1);
+  ASSERT_TRUE(Put(data).ok());
+  std::string oid = Sha256Hex(data);
+  EXPECT_EQ(*store_->Size(oid), int64_t(data.size()));
+  auto all = Get(oid);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_TRUE(*all == data);
+  for (auto [off, len] : std::vector<std::pair<int64_t, int64_t>>{
+           {0, 1}, {1, 100}, {65535, 70000}, {1 << 20, 1 << 20}, {int64_t(data.size()) - 1, 1}, {12345, -1}}) {
+    auto part = Get(oid, off, len);
+    ASSERT_TRUE(part.ok());
+    EXPECT_TRUE(*part == data.substr(size_t(off), len < 0 ? std::string::npos : size_t(len))) << off << "+" << len;
+  }
+  auto rec = meta_->GetFile(oid);
+  ASSERT_TRUE(rec.ok());
+  EXPECT_EQ(rec->xet_hash.size(), 64u);
+}
+
+TEST_F(ChunkStoreTest, EmptyFileAndMismatches) {
+  ASSERT_TRUE(Put("").ok());
+  EXPECT_EQ(*Get(Sha256Hex("")), "");
+  std::string data = RandomData(200000, 2);
+  auto in = std::move(store_->BeginIngest(Sha256Hex("something else"), int64_t(data.size()))).value();
+  ASSERT_TRUE(in->Write(data.data(), data.size()).ok());
+  EXPECT_EQ(in->Finish().code(), Code::kInvalidArgument);
+  EXPECT_TRUE(store_->Size(Sha256Hex("something else")).status().IsNotFound());
+  auto in2 = std::move(store_->BeginIngest(Sha256Hex(data), 10)).value();
+  EXPECT_EQ(in2->Write(data.data(), data.size()).code(), Code::kTooLarge);
+}
+
+TEST_F(ChunkStoreTest, DedupStoresOnlyNewContent) {
+  std::string base = RandomData(4 << 20, 3);
+  ASSERT_TRUE(Put(base).ok());
+  int64_t after_base = store_->counters().new_chunk_bytes.load();
+  EXPECT_EQ(after_base, int64_t(base.size()));
+  // Insert 1000 bytes near the start: only the chunks around the edit are new.
+  std::string edited = base.substr(0, 5000) + RandomData(1000, 4) + base.substr(5000);
+  ASSERT_TRUE(Put(edited).ok());
+  int64_t added = store_->counters().new_chunk_bytes.load() - after_base;
+  EXPECT_LT(added, int64_t(300000)) << "new bytes stored for a 1000-byte insertion";
+  EXPECT_TRUE(*Get(Sha256Hex(edited)) == edited);
+  // The same content under the same oid again stores nothing new.
+  int64_t before = store_->counters().new_chunk_bytes.load();
+  ASSERT_TRUE(Put(base, 77777).ok());
+  EXPECT_EQ(store_->counters().new_chunk_bytes.load(), before);
+}
+
+TEST_F(ChunkStoreTest, RepeatedChunksInsideOneFile) {
+  std::string block = RandomData(2 << 20, 5);
+  std::string data = block + block + block;
+  ASSERT_TRUE(Put(data).ok());
+  EXPECT_LT(store_->counters().new_chunk_bytes.load(), int64_t(data.size()) / 2);
+  EXPECT_TRUE(*Get(Sha256Hex(data)) == data);
+}
+
+TEST_F(ChunkStoreTest, CorruptedXorbIsNeverServed) {
+  std::string data = RandomData(1 << 20, 6);
+  ASSERT_TRUE(Put(data).ok());
+  std::vector<std::string> keys;
+  ASSERT_TRUE(blobs_->List("xorbs/", [&](const std::string& k, int64_t) { keys.push_back(k); }).ok());
+  ASSERT_EQ(keys.size(), 1u);
+  {
+    std::fstream f(dir_ / "blobs" / keys[0], std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(5000);
+    char c;
+    f.read(&c, 1);
+    f.seekp(5000);
+    c = char(c ^ 0x40);
+    f.write(&c, 1);
+  }
+  ChunkStore fresh(blobs_.get(), meta_.get());  // no cached footer
+  auto r = fresh.Open(Sha256Hex(data));
+  ASSERT_TRUE(r.ok());
+  char buf[65536];
+  Status failure;
+  while (true) {
+    auto n = (*r)->Read(buf, sizeof buf);
+    if (!n.ok()) {
+      failure = n.status();
+      break;
+    }
+    if (*n == 0) break;
+  }
+  EXPECT_EQ(failure.code(), Code::kCorruption) << failure.ToString();
+  auto x = xet::XetHash::FromHex(keys[0].substr(keys[0].rfind('/') + 1));
+  ASSERT_TRUE(x.ok());
+  EXPECT_EQ(fresh.VerifyStoredXorb(*x).code(), Code::kCorruption);
+}
+
+TEST_F(ChunkStoreTest, ConcurrentOverlappingIngests) {
+  std::string shared = RandomData(2 << 20, 7);
+  std::vector<std::string> files;
+  for (int i = 0; i < 4; ++i) files.push_back(RandomData(100000, 100 + i) + shared + RandomData(50000, 200 + i));
+  std::vector<Status> results(files.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < files.size(); ++i) threads.emplace_back([&, i] { results[i] = Put(files[i], 65536); });
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < files.size(); ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].ToString();
+    EXPECT_TRUE(*Get(Sha256Hex(files[i])) == files[i]);
+  }
+}
+
+TEST_F(ChunkStoreTest, Multipart) {
+  std::string data = RandomData(3000000, 8);
+  for (int p = 1; p <= 3; ++p) {
+    auto w = std::move(store_->NewPartWriter("s1", p)).value();
+    ASSERT_TRUE(w->Write(data.data() + (p - 1) * 1000000, 1000000).ok());
+    ASSERT_TRUE(w->Commit().ok());
+  }
+  ASSERT_TRUE(store_->CompleteMultipart("s1", 3, Sha256Hex(data), int64_t(data.size())).ok());
+  EXPECT_TRUE(*Get(Sha256Hex(data)) == data);
+  EXPECT_TRUE(store_->PartSize("s1", 1).status().IsNotFound());
+}
+
+TEST(FileTerms, RoundTripAndRejects) {
+  std::vector<FileTerm> t = {{xet::XetHash(), 0, 3, 1000}, {xet::XetHash(), 5, 9, 77}};
+  auto parsed = ParseTerms(SerializeTerms(t));
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(*parsed, t);
+  EXPECT_FALSE(ParseTerms(SerializeTerms(t).substr(1)).ok());
+  EXPECT_FALSE(ParseTerms(SerializeTerms({{xet::XetHash(), 3, 3, 1}})).ok());
+}
+
+}  // namespace
+}  // namespace modelhub
