@@ -237,6 +237,11 @@ Result<RepoRecord> Hub::CreateRepo(RepoType type, const std::string& ns, const s
   return rec;
 }
 
+Result<LfsObject> Hub::StoredObject(const std::string& oid) {
+  MH_ASSIGN_OR_RETURN(int64_t size, content_->Size(oid));
+  return LfsObject{oid, size, 0};
+}
+
 // ---- signed URLs -----------------------------------------------------------------
 
 std::string Hub::SignPath(const std::string& method, const std::string& path, int64_t exp) const {

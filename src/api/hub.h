@@ -122,6 +122,10 @@ class Hub {
   Status HandleLfsUnlock(Request& req, Response& resp, RepoRef& repo, const std::string& id);
 
   // Helpers (hub.cc).
+  // The object as the chunk store has it (NotFound if not stored). The LFS
+  // registry in the metadata store only says who uploaded what; existence is
+  // the chunk store's file record.
+  Result<LfsObject> StoredObject(const std::string& oid);
   Result<Viewer> Auth(const Request& req);
   // Loads repo ns/name of type and checks the viewer may read it.
   Result<RepoRef> LoadRepo(const Request& req, RepoType type, const std::string& ns, const std::string& name);

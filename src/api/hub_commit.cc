@@ -190,7 +190,7 @@ Status Hub::HandleCommit(Request& req, Response& resp, RepoRef& repo, const std:
   // ---- resolve LFS references and copies against the store / the repo ----
   MH_ASSIGN_OR_RETURN(std::string head, git->ResolveRevision(branch));
   for (auto& l : pc.lfs) {
-    auto obj = meta_->GetLfsObject(l.oid);
+    auto obj = StoredObject(l.oid);
     MH_ASSIGN_OR_RETURN(bool linked, meta_->IsLfsObjectLinked(repo.rec.id, l.oid));
     if (!obj.ok() || !linked) {
       return Status::InvalidArgument(fmt::format(

@@ -68,7 +68,7 @@ Status Hub::HandleLfsBatch(Request& req, Response& resp, RepoRef& repo) {
       objects.push_back(ObjectError(oid, size, 422, "Invalid size"));
       continue;
     }
-    auto existing = meta_->GetLfsObject(oid);
+    auto existing = StoredObject(oid);
     MH_ASSIGN_OR_RETURN(bool linked, meta_->IsLfsObjectLinked(repo.rec.id, oid));
     if (op == "download") {
       if (!existing.ok() || !linked) {
@@ -145,7 +145,7 @@ Status Hub::HandleLfsVerify(Request& req, Response& resp, RepoRef& repo) {
   std::string oid = body.is_object() && body.contains("oid") && body["oid"].is_string() ? body["oid"].get<std::string>() : "";
   int64_t size = body.is_object() && body.contains("size") && body["size"].is_number_integer() ? body["size"].get<int64_t>() : -1;
   if (!IsSha256Hex(oid)) return Status::InvalidArgument("Invalid oid");
-  auto obj = meta_->GetLfsObject(oid);
+  auto obj = StoredObject(oid);
   MH_ASSIGN_OR_RETURN(bool linked, meta_->IsLfsObjectLinked(repo.rec.id, oid));
   if (!obj.ok() || !linked) return Status::NotFound("Object " + oid + " was not uploaded");
   if (size >= 0 && obj->size != size) return Status::InvalidArgument(fmt::format("Object {} has size {}", oid, obj->size));
@@ -253,7 +253,7 @@ Status Hub::HandleSignedDownload(Request& req, Response& resp, const std::vector
   resp.route = "lfs_download";
   MH_RETURN_IF_ERROR(VerifySigned(req, "GET"));
   if (segs.size() != 4 || !IsSha256Hex(segs[3])) return Status::NotFound("Not found");
-  auto obj = meta_->GetLfsObject(segs[3]);
+  auto obj = StoredObject(segs[3]);
   if (!obj.ok()) return Status::NotFound("Object does not exist");
   return ServeLfsObject(req, resp, obj->oid, obj->size);
 }
