@@ -307,6 +307,18 @@ Status Hub::Route(Request& req, Response& resp) {
     resp.route = "metrics";
     resp.SetHeader("Content-Type", "text/plain; version=0.0.4");
     resp.body = metrics_->RenderPrometheus();
+    if (content_ != nullptr) {
+      // Chunk store counters since process start (read amplification = bytes_read / bytes_served).
+      const ChunkStoreCounters& c = content_->counters();
+      const std::pair<const char*, const std::atomic<int64_t>*> cs[] = {
+          {"ingested_bytes", &c.ingested_bytes},         {"new_chunk_bytes", &c.new_chunk_bytes},
+          {"xorb_bytes_written", &c.xorb_bytes_written}, {"bytes_read", &c.bytes_read},
+          {"bytes_served", &c.bytes_served}};
+      for (const auto& [name, v] : cs) {
+        resp.body += fmt::format("# TYPE modelhub_chunkstore_{}_total counter\nmodelhub_chunkstore_{}_total {}\n", name,
+                                 name, v->load(std::memory_order_relaxed));
+      }
+    }
     return Status::Ok();
   }
   if (s0 == "api") {
