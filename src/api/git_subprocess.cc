@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -124,13 +125,45 @@ Result<std::unique_ptr<GitSubprocess>> GitSubprocess::Start(const std::vector<st
   return p;
 }
 
+namespace {
+// Blocks SIGPIPE in this thread while it writes to a pipe, and swallows the one a
+// write to a closed pipe raises: EPIPE is handled as a value, and the process
+// survives even where nobody set SIGPIPE to SIG_IGN (tests, fuzzers).
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set_, &old_);
+  }
+  ~SigpipeGuard() {
+    if (raised_) {
+      struct timespec zero = {0, 0};
+      while (sigtimedwait(&set_, nullptr, &zero) > 0) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+  void raised() { raised_ = true; }
+
+ private:
+  sigset_t set_;
+  sigset_t old_;
+  bool raised_ = false;
+};
+}  // namespace
+
 Result<bool> GitSubprocess::WriteStdin(const char* data, size_t n) {
   if (!stdin_.valid()) return false;
+  SigpipeGuard guard;
   while (n > 0) {
     ssize_t w = ::write(stdin_.get(), data, n);
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EPIPE) {  // the child stopped reading: it is done (or failed)
+        guard.raised();
         stdin_.reset();
         return false;
       }
