@@ -15,8 +15,11 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "common/fs.h"
@@ -126,6 +129,34 @@ std::optional<std::string> NormalizePath(const std::string& path) {
   while (!p.empty() && p.back() == '/') p.pop_back();
   return p;
 }
+
+// Process-wide map blob id -> size, bounded (cleared when full: entries are
+// cheap to recompute). Thread-safe.
+class BlobSizeCache {
+ public:
+  static std::optional<int64_t> Get(const git_oid& oid) {
+    std::lock_guard<std::mutex> lock(mu());
+    auto it = map().find(Key(oid));
+    if (it == map().end()) return std::nullopt;
+    return it->second;
+  }
+  static void Put(const git_oid& oid, int64_t size) {
+    std::lock_guard<std::mutex> lock(mu());
+    if (map().size() >= 1 << 20) map().clear();
+    map().emplace(Key(oid), size);
+  }
+
+ private:
+  static std::string Key(const git_oid& oid) { return std::string(reinterpret_cast<const char*>(oid.id), GIT_OID_RAWSZ); }
+  static std::mutex& mu() {
+    static std::mutex m;
+    return m;
+  }
+  static std::unordered_map<std::string, int64_t>& map() {
+    static std::unordered_map<std::string, int64_t> m;
+    return m;
+  }
+};
 
 class LibGit2Repo final : public GitRepo {
  public:
@@ -273,6 +304,43 @@ class LibGit2Repo final : public GitRepo {
 
   Result<std::vector<RefInfo>> ListBranches() override { return ListRefs(kHeads); }
   Result<std::vector<RefInfo>> ListTags() override { return ListRefs(kTags); }
+  Result<std::vector<RefInfo>> ListAllRefs() override { return ListRefs("refs/"); }
+
+  Status ForEachReachableFile(const std::vector<std::string>& tips, const std::vector<std::string>& hide,
+                              const std::function<Status(const ReachableFile&)>& fn) override {
+    git_revwalk* raw_walk = nullptr;
+    int rc = git_revwalk_new(&raw_walk, repo_.get());
+    if (rc < 0) return FromGit(rc, "revwalk");
+    RevwalkPtr walk(raw_walk);
+    for (const std::string& tip : tips) {
+      MH_ASSIGN_OR_RETURN(git_oid id, Resolve(tip));
+      rc = git_revwalk_push(walk.get(), &id);
+      if (rc < 0) return FromGit(rc, "revwalk from " + tip);
+    }
+    for (const std::string& h : hide) {
+      git_oid id;
+      if (!git::ParseOid(h, &id)) return Status::InvalidArgument("not a commit id: " + h);
+      rc = git_revwalk_hide(walk.get(), &id);
+      // A commit this repository no longer has hides nothing.
+      if (rc < 0 && rc != GIT_ENOTFOUND) return FromGit(rc, "revwalk hide " + h);
+    }
+    MH_ASSIGN_OR_RETURN(git::OdbPtr odb, Odb());
+    FileWalk state{odb.get(), fn, {}, {}, {}};
+    git_oid id;
+    while ((rc = git_revwalk_next(&id, walk.get())) == 0) {
+      MH_ASSIGN_OR_RETURN(CommitPtr commit, LookupCommit(id));
+      const git_oid* tree_id = git_commit_tree_id(commit.get());
+      if (!state.trees.insert(OidKey(*tree_id)).second) continue;
+      git_tree* raw_tree = nullptr;
+      rc = git_tree_lookup(&raw_tree, repo_.get(), tree_id);
+      if (rc < 0) return FromGit(rc, "read tree of " + OidHex(id));
+      TreePtr tree(raw_tree);
+      state.commit = OidHex(id);
+      MH_RETURN_IF_ERROR(WalkTree(state, tree.get(), ""));
+    }
+    if (rc != GIT_ITEROVER) return FromGit(rc, "revwalk");
+    return Status::Ok();
+  }
 
   Status CreateBranch(const std::string& name, const std::string& commit) override {
     if (!IsValidRefName(name)) return Status::InvalidArgument("Invalid branch name: " + name);
@@ -544,11 +612,15 @@ class LibGit2Repo final : public GitRepo {
   }
 
   // Reads only the object header: large blobs are never inflated for a listing.
+  // Blob sizes never change for an id, so they are remembered process-wide:
+  // reading a loose object's header costs an open, a read and an inflate.
   Result<int64_t> BlobSize(git_odb* odb, const git_oid& oid) {
+    if (auto cached = BlobSizeCache::Get(oid)) return *cached;
     size_t len = 0;
     git_object_t type;
     int rc = git_odb_read_header(&len, &type, odb, &oid);
     if (rc < 0) return FromGit(rc, "read blob header " + OidHex(oid));
+    BlobSizeCache::Put(oid, static_cast<int64_t>(len));
     return static_cast<int64_t>(len);
   }
 
@@ -577,6 +649,46 @@ class LibGit2Repo final : public GitRepo {
           TreePtr sub(raw);
           MH_RETURN_IF_ERROR(ListDir(odb, sub.get(), sub_prefix, recursive, out));
         }
+      }
+    }
+    return Status::Ok();
+  }
+
+  // State of one ForEachReachableFile run.
+  struct FileWalk {
+    git_odb* odb;
+    const std::function<Status(const ReachableFile&)>& fn;
+    std::string commit;
+    std::unordered_set<std::string> trees;               // raw 20-byte ids of trees entered
+    std::unordered_map<std::string, int64_t> blob_sizes;  // raw id -> size, read once per blob
+  };
+
+  static std::string OidKey(const git_oid& oid) {
+    return std::string(reinterpret_cast<const char*>(oid.id), GIT_OID_RAWSZ);
+  }
+
+  Status WalkTree(FileWalk& w, const git_tree* tree, const std::string& prefix) {
+    for (size_t i = 0, n = git_tree_entrycount(tree); i < n; ++i) {
+      const git_tree_entry* e = git_tree_entry_byindex(tree, i);
+      const git_oid* oid = git_tree_entry_id(e);
+      git_object_t type = git_tree_entry_type(e);
+      if (type == GIT_OBJECT_TREE) {
+        if (!w.trees.insert(OidKey(*oid)).second) continue;
+        git_tree* raw = nullptr;
+        int rc = git_tree_lookup(&raw, repo_.get(), oid);
+        if (rc < 0) return FromGit(rc, "read tree " + prefix + git_tree_entry_name(e));
+        TreePtr sub(raw);
+        MH_RETURN_IF_ERROR(WalkTree(w, sub.get(), prefix + git_tree_entry_name(e) + "/"));
+      } else if (type == GIT_OBJECT_BLOB) {
+        std::string key = OidKey(*oid);
+        auto it = w.blob_sizes.find(key);
+        if (it == w.blob_sizes.end()) {
+          MH_ASSIGN_OR_RETURN(int64_t size, BlobSize(w.odb, *oid));
+          it = w.blob_sizes.emplace(std::move(key), size).first;
+        }
+        std::string path = prefix + git_tree_entry_name(e);
+        std::string blob = OidHex(*oid);
+        MH_RETURN_IF_ERROR(w.fn(ReachableFile{w.commit, path, blob, it->second}));
       }
     }
     return Status::Ok();
