@@ -155,6 +155,12 @@ def test_protocol_v2_clone_and_fetch(hub, api, git_repo, git_env, tmp_path):
     cp = git(git_env, "-c", "protocol.version=0", "clone", f"{hub.endpoint}/{rid}", str(tmp_path / "v0"),
              extra_env={"GIT_TRACE_PACKET": "1"})
     assert "git< version 2" not in cp.stderr
+    # shallow clone, then unshallow, over v0 (stateless shallow negotiation)
+    shallow = tmp_path / "shallow"
+    git(git_env, "-c", "protocol.version=0", "clone", "--depth", "1", f"{hub.endpoint}/{rid}", str(shallow))
+    assert git(git_env, "rev-list", "--count", "HEAD", cwd=shallow).stdout.strip() == "1"
+    git(git_env, "-c", "protocol.version=0", "fetch", "--unshallow", cwd=shallow)
+    assert int(git(git_env, "rev-list", "--count", "HEAD", cwd=shallow).stdout) >= 2
     # partial clone (filter) is allowed
     git(git_env, "clone", "--filter=blob:none", f"{hub.endpoint}/{rid}", str(tmp_path / "partial"))
     assert (tmp_path / "partial" / "src" / "a.txt").read_bytes() == b"a\n"
