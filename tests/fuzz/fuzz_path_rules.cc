@@ -1,0 +1,103 @@
+// fuzz_path_rules: repo/path_rules.h — file path and repo name validation, LFS
+// pointer parsing, and the .gitattributes / .gitignore glob matcher. Paths and
+// names come from every write route; pointers from repository blobs; pattern
+// text from committed .gitattributes/.gitignore files and from the
+// "gitAttributes"/"gitIgnore" fields of a preupload body.
+//
+// Input: "<path>\n<pattern text>" — the first line is the path, the rest is
+// used as .gitattributes text, as .gitignore text, as one pattern (its first
+// line) and as an LFS pointer file.
+//
+// Checks: accepted paths/names really follow the documented rules; a parsed
+// LFS pointer round-trips through FormatLfsPointer; a path without glob
+// characters matches itself as a pattern; the .gitattributes line written for
+// an LFS file no rule covers (LfsAttributeLine) does cover it. The matcher must
+// also stay fast: libFuzzer's -timeout flags exponential backtracking.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/strings.h"
+#include "fuzz_util.h"
+#include "repo/path_rules.h"
+
+namespace modelhub {
+namespace {
+
+using fuzz::Quote;
+
+void CheckFilePath(std::string_view path) {
+  Status s = ValidateFilePath(path);
+  if (!s.ok()) {
+    FUZZ_CHECK(s.code() == Code::kInvalidArgument, "ValidateFilePath({}): {}", Quote(path), s.ToString());
+    return;
+  }
+  FUZZ_CHECK(!path.empty() && path.size() <= kMaxPathBytes && path.front() != '/', "accepted path {}", Quote(path));
+  for (char c : path) {
+    unsigned char u = static_cast<unsigned char>(c);
+    FUZZ_CHECK(c != '\\' && u >= 0x20 && u != 0x7f, "accepted path {} has a forbidden byte", Quote(path));
+  }
+  for (const auto& seg : Split(path, '/')) {
+    FUZZ_CHECK(!seg.empty() && seg != "." && seg != ".." && ToLower(seg) != ".git",
+               "accepted path {} has segment {}", Quote(path), Quote(seg));
+  }
+}
+
+void CheckRepoName(std::string_view part) {
+  Status s = ValidateRepoNamePart(part, "name");
+  if (!s.ok()) return;
+  FUZZ_CHECK(!part.empty() && part.size() <= 96, "accepted name {}", Quote(part));
+  for (char c : part) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+              c == '.';
+    FUZZ_CHECK(ok, "accepted name {} has a forbidden character", Quote(part));
+  }
+  FUZZ_CHECK(part.find("--") == std::string_view::npos && part.find("..") == std::string_view::npos &&
+                 part.front() != '-' && part.front() != '.' && part.back() != '-' && part.back() != '.' &&
+                 !(part.size() >= 4 && ToLower(part.substr(part.size() - 4)) == ".git"),
+             "accepted name {}", Quote(part));
+}
+
+void CheckLfsPointer(std::string_view content) {
+  auto p = ParseLfsPointer(content);
+  if (!p) return;
+  FUZZ_CHECK(p->oid.size() == 64 && p->size >= 0, "pointer {} parsed to oid {} size {}", Quote(content),
+             Quote(p->oid), p->size);
+  for (char c : p->oid) FUZZ_CHECK((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'), "oid {}", Quote(p->oid));
+  std::string text = FormatLfsPointer(p->oid, p->size);
+  auto q = ParseLfsPointer(text);
+  FUZZ_CHECK(q && q->oid == p->oid && q->size == p->size, "pointer {} does not round-trip (formatted {})",
+             Quote(content), Quote(text));
+}
+
+}  // namespace
+}  // namespace modelhub
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t len) {
+  using namespace modelhub;
+  std::string_view in(reinterpret_cast<const char*>(data), len);
+  auto nl = in.find('\n');
+  std::string_view path = in.substr(0, nl);
+  std::string_view text = nl == std::string_view::npos ? std::string_view() : in.substr(nl + 1);
+  std::string_view pattern = text.substr(0, text.find('\n'));
+
+  CheckFilePath(path);
+  CheckRepoName(path);
+  CheckLfsPointer(text);
+  CheckLfsPointer(in);
+
+  (void)GitPatternMatch(pattern, path);
+  (void)IsLfsTracked(text, path);
+  (void)IsIgnored(text, path);
+
+  if (ValidateFilePath(path).ok()) {
+    if (path.find_first_of("*?[\\") == std::string_view::npos) {
+      FUZZ_CHECK(GitPatternMatch(path, path), "path {} does not match itself as a pattern", fuzz::Quote(path));
+    }
+    std::string line = LfsAttributeLine(path);
+    FUZZ_CHECK(IsLfsTracked(line, path), "LfsAttributeLine({}) = {} does not track it", fuzz::Quote(path),
+               fuzz::Quote(line));
+  }
+  return 0;
+}
