@@ -452,7 +452,13 @@ Status Hub::RouteFileRoutes(Request& req, Response& resp, RepoType type, const s
     // git-lfs authenticates with Basic; answer its prompts in its own dialect.
     auto repo = LoadRepo(req, type, ns, name);
     if (!repo.ok()) {
-      if (repo.status().code() == Code::kUnauthorized) resp.SetHeader("LFS-Authenticate", "Basic realm=\"modelhub\"");
+      // Without credentials, a private repo and a missing one both answer 401 so
+      // that git-lfs asks its credential helper (and learns nothing either way).
+      bool anonymous = !req.Header("authorization").has_value();
+      if (repo.status().code() == Code::kUnauthorized || (anonymous && repo.status().IsNotFound())) {
+        resp.SetHeader("LFS-Authenticate", "Basic realm=\"modelhub\"");
+        return Status::Unauthorized("Authentication required for " + ns + "/" + name);
+      }
       return repo.status();
     }
     if (segs.size() == 6 && segs[4] == "objects" && segs[5] == "batch" && m == "POST") {
