@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +43,14 @@ struct CommitInfo {
   std::string author_email;
   int64_t time_s = 0;
   std::vector<std::string> parents;
+};
+
+// One file met by GitRepo::ForEachReachableFile. The references are valid during the callback only.
+struct ReachableFile {
+  const std::string& commit;    // 40-hex id of the first commit the walk found the entry in
+  const std::string& path;      // full path in that commit's tree
+  const std::string& blob_oid;  // 40-hex blob id
+  int64_t size;                 // blob size in bytes (from the object header; the blob is not read)
 };
 
 struct RefInfo {
@@ -110,6 +119,18 @@ class GitRepo {
 
   virtual Result<std::vector<RefInfo>> ListBranches() = 0;
   virtual Result<std::vector<RefInfo>> ListTags() = 0;
+  // Every ref under refs/ (branches, tags, refs/pr/*, refs/convert/*, ...), sorted by ref, each
+  // peeled to its commit; name is the ref without "refs/". Refs that lead to no commit are skipped.
+  virtual Result<std::vector<RefInfo>> ListAllRefs() = 0;
+
+  // Calls fn for the files (blobs, not submodules) of every commit reachable from `tips` but
+  // from none of `hide` (commit ids; ids of missing objects in `hide` are ignored). A tree met
+  // again (another commit with the same root or subtree) is not entered again, so fn sees each
+  // (tree, entry) pair once, with the first commit it was found in; commits come newest first.
+  // Memory: one set of tree ids and one of blob sizes for the walk. A non-OK status from fn
+  // stops the walk and is returned; NotFound("RevisionNotFound") for a missing tip.
+  virtual Status ForEachReachableFile(const std::vector<std::string>& tips, const std::vector<std::string>& hide,
+                                      const std::function<Status(const ReachableFile&)>& fn) = 0;
   // Conflict if it exists.
   virtual Status CreateBranch(const std::string& name, const std::string& commit) = 0;
   // NotFound("RevisionNotFound") if missing; InvalidArgument for the default branch.
