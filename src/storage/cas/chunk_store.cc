@@ -167,19 +167,26 @@ Status ChunkIngest::Seal() {
   const std::string& records = writer_->records();
   std::string footer = xet::SerializeXorbFooter(xet::MakeXorbFooter(writer_->layout(), writer_->chunk_hashes(), hash));
   int64_t stored = int64_t(records.size() + footer.size());
-  if (!store_->blobs_->Size(key).ok()) {
+  auto write = [&]() -> Status {
     MH_ASSIGN_OR_RETURN(auto w, store_->blobs_->NewWriter(key));
     MH_RETURN_IF_ERROR(w->Write(records.data(), records.size()));
     MH_RETURN_IF_ERROR(w->Write(footer.data(), footer.size()));
     MH_RETURN_IF_ERROR(w->Commit());
     store_->counters_.xorb_bytes_written += stored;
-  }
+    return Status::Ok();
+  };
+  if (!store_->blobs_->Size(key).ok()) MH_RETURN_IF_ERROR(write());
   std::vector<std::string> chunk_hex;
   chunk_hex.reserve(writer_->chunk_hashes().size());
   for (const auto& h : writer_->chunk_hashes()) chunk_hex.push_back(h.ToHex());
   XorbRecord rec{hash.ToHex(), stored, int64_t(writer_->raw_bytes()), int64_t(writer_->num_chunks()),
                  NowMs()};
+  // Unavailable (retryable) while a GC is deleting a xorb with the same content.
   MH_RETURN_IF_ERROR(store_->meta_->PutXorb(rec, chunk_hex));
+  // A GC that finished deleting an identical xorb just before PutXorb may have removed the
+  // object we found (or wrote) above; once the row is recorded no GC removes it while it is
+  // younger than the grace period, so writing it again now makes the pair consistent.
+  if (!store_->blobs_->Size(key).ok()) MH_RETURN_IF_ERROR(write());
   slots_[open_slot_] = hash;
   // Chunks of this upload now also resolve through the sealed xorb's slot.
   writer_ = std::make_unique<xet::XorbWriter>();
@@ -203,26 +210,20 @@ Status ChunkIngest::Finish() {
   MH_RETURN_IF_ERROR(Seal());
   std::vector<FileTerm> terms;
   terms.reserve(terms_.size());
-  std::vector<std::string> referenced;
   for (const auto& d : terms_) {
     if (!slots_[d.slot]) return Status::Internal("unsealed xorb referenced by a term");
     terms.push_back(FileTerm{*slots_[d.slot], d.start, d.end, d.bytes});
   }
-  // Referenced xorbs must still exist (a GC may have removed one that a deleted repo used
-  // between our dedup lookup and now); then the file is recorded.
+  // The file is recorded only if every xorb it names is still recorded, in the same transaction:
+  // a GC may have removed one that only a deleted repo used between our dedup lookup and now
+  // (Unavailable, retryable). See docs/gc-fsck.md.
+  std::vector<std::string> xorbs;
   for (const auto& slot : slots_) {
-    if (!slot) continue;
-    auto x = store_->meta_->GetXorb(slot->ToHex());
-    if (!x.ok()) {
-      if (x.status().IsNotFound()) {
-        return Status::Unavailable("a chunk this upload reused was garbage-collected meanwhile; retry the upload");
-      }
-      return x.status();
-    }
+    if (slot) xorbs.push_back(slot->ToHex());
   }
   xet::XetHash file_hash = xet::FileHash(file_chunks_);
-  MH_RETURN_IF_ERROR(
-      store_->meta_->PutFile(FileRecord{oid_, file_hash.ToHex(), size_, SerializeTerms(terms), NowMs()}));
+  MH_RETURN_IF_ERROR(store_->meta_->PutFileChecked(
+      FileRecord{oid_, file_hash.ToHex(), size_, SerializeTerms(terms), NowMs()}, xorbs));
   store_->counters_.ingested_bytes += size_;
   return Status::Ok();
 }

@@ -190,12 +190,12 @@ class MetadataStore {
 
   // Chunk store. PutXorb records a stored xorb and indexes its chunks (chunk i
   // of chunk_hashes is at index i); a chunk already indexed elsewhere keeps its
-  // first location. Idempotent.
+  // first location. Idempotent. Unavailable if the xorb is being deleted (below).
   virtual Status PutXorb(const XorbRecord& x, const std::vector<std::string>& chunk_hashes) = 0;
   virtual Result<XorbRecord> GetXorb(const std::string& hash) = 0;  // NotFound
   // One entry per requested hash, nullopt for unknown chunks.
   virtual Result<std::vector<std::optional<ChunkLocation>>> FindChunks(const std::vector<std::string>& hashes) = 0;
-  // Removes the xorb and every chunk index row pointing at it.
+  // Removes the xorb (or its tombstone) and every chunk index row pointing at it. Ok if absent.
   virtual Status DeleteXorb(const std::string& hash) = 0;
   // fn must not call back into the store.
   virtual Status ListXorbs(const std::function<void(const XorbRecord&)>& fn) = 0;
@@ -207,6 +207,40 @@ class MetadataStore {
   virtual Status ListFiles(const std::function<void(const FileRecord&)>& fn) = 0;
   // Every repository of every type, any visibility (for GC and fsck).
   virtual Result<std::vector<RepoRecord>> ListAllRepos() = 0;
+
+  // ---- Garbage collection support (storage/gc, docs/gc-fsck.md; schema version 3).
+  // A xorb "being deleted" has a tombstone row: GetXorb, ListXorbs and FindChunks do not see
+  // it, PutXorb of the same hash fails with Unavailable (retryable) until DeleteXorb removes
+  // the row, and PutFileChecked refuses files naming it.
+
+  // Records a file only if every xorb in xorb_hashes is recorded and not being deleted, in one
+  // transaction; otherwise Unavailable (retryable: the upload may be retried) and nothing
+  // changes. If the file is already recorded, its terms are kept (first writer wins, as
+  // PutFile) and its created_ms is raised to f.created_ms (0: now), so a re-upload renews the
+  // file's grace period.
+  virtual Status PutFileChecked(const FileRecord& f, const std::vector<std::string>& xorb_hashes) = 0;
+  // In one transaction deletes each file of sha256s whose created_ms is still below
+  // created_before_ms, with its LFS registry entries (the lfs_objects row and every repo's
+  // lfs_links row for that oid). Files recorded again since are kept. Returns what was deleted.
+  virtual Result<std::vector<std::string>> DeleteFilesOlderThan(const std::vector<std::string>& sha256s,
+                                                                int64_t created_before_ms) = 0;
+  // Starts deleting xorbs, in one transaction: each hash of `hashes` whose row is older than
+  // created_before_ms (or that has no row at all: a stored object nobody recorded) and that no
+  // file recorded at or after files_since_ms names (xorbs_of lists the xorbs a file's terms
+  // name; it must not call back into the store) gets a tombstone and loses its chunk index
+  // rows. Returns the hashes now being deleted; the caller removes the objects, then calls
+  // DeleteXorb for each.
+  virtual Result<std::vector<std::string>> MarkXorbsDeleting(
+      const std::vector<std::string>& hashes, int64_t created_before_ms, int64_t files_since_ms,
+      const std::function<Result<std::vector<std::string>>(const FileRecord&)>& xorbs_of) = 0;
+  // Stored xorb objects nobody recorded ("orphans": a crash between storing and recording) are
+  // only deleted once they have been orphans for the grace period. Given the orphans seen now,
+  // in one transaction: with update, notes the new ones as first seen at now_ms and forgets
+  // notes of hashes no longer listed; returns those first seen before seen_before_ms.
+  virtual Result<std::vector<std::string>> NoteOrphanXorbs(const std::vector<std::string>& hashes, int64_t now_ms,
+                                                           int64_t seen_before_ms, bool update) = 0;
+  // Hashes of xorbs being deleted (a GC that stopped halfway leaves some). fn must not call back.
+  virtual Status ListDeletingXorbs(const std::function<void(const std::string& hash)>& fn) = 0;
 };
 
 // Opens (creating and migrating if needed) the SQLite store at path.

@@ -778,6 +778,102 @@ TEST_P(MetadataStoreConformance, FilesAndAllRepos) {
   EXPECT_TRUE(sessions->empty());
 }
 
+TEST_P(MetadataStoreConformance, PutFileCheckedNeedsEveryXorb) {
+  FileRecord f{Hex64(5), Hex64(6), 10, "terms", 1000};
+  Status s = store().PutFileChecked(f, {Hex64(1)});
+  MH_EXPECT_CODE(s, kUnavailable);
+  EXPECT_TRUE(s.retryable());
+  EXPECT_TRUE(store().GetFile(Hex64(5)).status().IsNotFound());
+  MH_ASSERT_OK(store().PutXorb(XorbRecord{Hex64(1), 10, 10, 1, 0}, {Hex64(11)}));
+  MH_EXPECT_CODE(store().PutFileChecked(f, {Hex64(1), Hex64(2)}), kUnavailable);
+  MH_ASSERT_OK(store().PutFileChecked(f, {Hex64(1)}));
+  // Again: terms stay (first writer wins), created_ms only moves forward.
+  MH_ASSERT_OK(store().PutFileChecked(FileRecord{Hex64(5), Hex64(7), 10, "other", 3000}, {Hex64(1)}));
+  MH_ASSERT_OK(store().PutFileChecked(FileRecord{Hex64(5), Hex64(7), 10, "other", 2000}, {Hex64(1)}));
+  MH_ASSERT_OK_AND_ASSIGN(FileRecord got, store().GetFile(Hex64(5)));
+  EXPECT_EQ(got.terms, "terms");
+  EXPECT_EQ(got.xet_hash, Hex64(6));
+  EXPECT_EQ(got.created_ms, 3000);
+  MH_EXPECT_CODE(store().PutFileChecked(FileRecord{"nothex", Hex64(6), 1, "", 0}, {}), kInvalidArgument);
+}
+
+TEST_P(MetadataStoreConformance, DeleteFilesOlderThanTakesTheLfsRegistry) {
+  MH_ASSERT_OK(store().CreateUser("dora", false));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord repo, store().CreateRepo(RepoType::kModel, "dora", "m", false));
+  for (int i : {1, 2}) {
+    MH_ASSERT_OK(store().PutFile(FileRecord{Hex64(i), Hex64(i + 10), 5, "t", 1000 * i}));
+    MH_ASSERT_OK(store().PutLfsObject(LfsObject{Hex64(i), 5, 0}));
+    MH_ASSERT_OK(store().LinkLfsObject(repo.id, Hex64(i)));
+  }
+  // Only files older than the cutoff go; an unknown oid is skipped.
+  MH_ASSERT_OK_AND_ASSIGN(auto deleted, store().DeleteFilesOlderThan({Hex64(1), Hex64(2), Hex64(3)}, 1500));
+  EXPECT_EQ(deleted, std::vector<std::string>{Hex64(1)});
+  EXPECT_TRUE(store().GetFile(Hex64(1)).status().IsNotFound());
+  EXPECT_TRUE(store().GetLfsObject(Hex64(1)).status().IsNotFound());
+  MH_ASSERT_OK_AND_ASSIGN(bool linked, store().IsLfsObjectLinked(repo.id, Hex64(1)));
+  EXPECT_FALSE(linked);
+  MH_EXPECT_OK(store().GetFile(Hex64(2)));
+  MH_ASSERT_OK_AND_ASSIGN(linked, store().IsLfsObjectLinked(repo.id, Hex64(2)));
+  EXPECT_TRUE(linked);
+}
+
+TEST_P(MetadataStoreConformance, MarkXorbsDeletingLeavesTombstones) {
+  MH_ASSERT_OK(store().PutXorb(XorbRecord{Hex64(1), 10, 10, 2, 1000}, {Hex64(11), Hex64(12)}));
+  MH_ASSERT_OK(store().PutXorb(XorbRecord{Hex64(2), 10, 10, 1, 1000}, {Hex64(21)}));
+  MH_ASSERT_OK(store().PutXorb(XorbRecord{Hex64(3), 10, 10, 1, 9000}, {Hex64(31)}));  // young
+  // A file recorded at 5000 names xorb 2 (its "terms" are the xorb hash here).
+  MH_ASSERT_OK(store().PutFile(FileRecord{Hex64(50), Hex64(51), 1, Hex64(2), 5000}));
+  int calls = 0;
+  auto xorbs_of = [&](const FileRecord& f) -> Result<std::vector<std::string>> {
+    ++calls;
+    return std::vector<std::string>{f.terms};
+  };
+  MH_ASSERT_OK_AND_ASSIGN(
+      auto marked, store().MarkXorbsDeleting({Hex64(1), Hex64(2), Hex64(3), Hex64(4)}, 8000, 4000, xorbs_of));
+  EXPECT_EQ(calls, 1);
+  // 1: old and unnamed; 4: no row at all (an unrecorded object) gets a tombstone too.
+  EXPECT_EQ(marked, (std::vector<std::string>{Hex64(1), Hex64(4)}));
+  EXPECT_TRUE(store().GetXorb(Hex64(1)).status().IsNotFound());
+  MH_EXPECT_OK(store().GetXorb(Hex64(2)));
+  MH_EXPECT_OK(store().GetXorb(Hex64(3)));
+  MH_ASSERT_OK_AND_ASSIGN(auto locs, store().FindChunks({Hex64(11), Hex64(21)}));
+  EXPECT_FALSE(locs[0].has_value());
+  EXPECT_TRUE(locs[1].has_value());
+  std::vector<std::string> listed;
+  MH_ASSERT_OK(store().ListXorbs([&](const XorbRecord& x) { listed.push_back(x.hash); }));
+  EXPECT_EQ(listed, (std::vector<std::string>{Hex64(2), Hex64(3)}));
+  std::vector<std::string> deleting;
+  MH_ASSERT_OK(store().ListDeletingXorbs([&](const std::string& h) { deleting.push_back(h); }));
+  EXPECT_EQ(deleting, (std::vector<std::string>{Hex64(1), Hex64(4)}));
+  // While being deleted: no new record of the same xorb, no file naming it.
+  Status s = store().PutXorb(XorbRecord{Hex64(1), 10, 10, 2, 0}, {Hex64(11), Hex64(12)});
+  MH_EXPECT_CODE(s, kUnavailable);
+  EXPECT_TRUE(s.retryable());
+  MH_EXPECT_CODE(store().PutFileChecked(FileRecord{Hex64(60), Hex64(61), 1, "", 0}, {Hex64(1)}), kUnavailable);
+  // DeleteXorb ends it; the hash can be recorded again.
+  MH_ASSERT_OK(store().DeleteXorb(Hex64(1)));
+  MH_ASSERT_OK(store().DeleteXorb(Hex64(4)));
+  deleting.clear();
+  MH_ASSERT_OK(store().ListDeletingXorbs([&](const std::string& h) { deleting.push_back(h); }));
+  EXPECT_TRUE(deleting.empty());
+  MH_ASSERT_OK(store().PutXorb(XorbRecord{Hex64(1), 10, 10, 2, 0}, {Hex64(11), Hex64(12)}));
+  MH_ASSERT_OK_AND_ASSIGN(locs, store().FindChunks({Hex64(11)}));
+  EXPECT_TRUE(locs[0].has_value());
+}
+
+TEST_P(MetadataStoreConformance, OrphanXorbsAgeBeforeTheyGo) {
+  MH_ASSERT_OK_AND_ASSIGN(auto old, store().NoteOrphanXorbs({Hex64(1), Hex64(2)}, 1000, 5000, true));
+  EXPECT_TRUE(old.empty());  // first seen now
+  MH_ASSERT_OK_AND_ASSIGN(old, store().NoteOrphanXorbs({Hex64(1), Hex64(2), Hex64(3)}, 3000, 2000, false));
+  EXPECT_EQ(old, (std::vector<std::string>{Hex64(1), Hex64(2)}));
+  // 2 is no longer an orphan: forgotten; 3 was not noted (update = false) and is noted now.
+  MH_ASSERT_OK_AND_ASSIGN(old, store().NoteOrphanXorbs({Hex64(1), Hex64(3)}, 4000, 2000, true));
+  EXPECT_EQ(old, (std::vector<std::string>{Hex64(1)}));
+  MH_ASSERT_OK_AND_ASSIGN(old, store().NoteOrphanXorbs({Hex64(1), Hex64(2), Hex64(3)}, 9000, 5000, true));
+  EXPECT_EQ(old, (std::vector<std::string>{Hex64(1), Hex64(3)}));
+  MH_EXPECT_CODE(store().NoteOrphanXorbs({"x"}, 1, 1, true), kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace test
 }  // namespace modelhub

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <iterator>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "common/fs.h"
 #include "common/strings.h"
@@ -114,6 +116,14 @@ CREATE TABLE files (
   created_ms  INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX files_by_xet_hash ON files(xet_hash);
+)sql"},
+    {3, R"sql(
+ALTER TABLE xorbs ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0 CHECK (deleting IN (0, 1));
+CREATE INDEX files_by_created ON files(created_ms);
+CREATE TABLE orphan_xorbs (
+  hash           TEXT    PRIMARY KEY CHECK (length(hash) = 64),
+  first_seen_ms  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
 )sql"},
 };
 
@@ -803,6 +813,14 @@ Status SqliteMetadataStore::PutXorb(const XorbRecord& x, const std::vector<std::
                                   "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (hash) DO NOTHING"));
     ins.BindAll(x.hash, x.stored_bytes, x.raw_bytes, x.num_chunks, x.created_ms != 0 ? x.created_ms : NowMs());
     MH_RETURN_IF_ERROR(ins.Run());
+    if (c.Changes() == 0) {
+      MH_ASSIGN_OR_RETURN(SqliteStmt del, c.Prepare("SELECT deleting FROM xorbs WHERE hash = ?1"));
+      del.BindAll(x.hash);
+      MH_ASSIGN_OR_RETURN(bool row, del.Step());
+      if (row && del.Bool(0)) {
+        return Status::Unavailable("xorb " + x.hash + " is being garbage-collected; retry the upload");
+      }
+    }
     for (size_t i = 0; i < chunk_hashes.size(); ++i) {
       MH_ASSIGN_OR_RETURN(SqliteStmt ch, c.Prepare("INSERT INTO chunks (hash, xorb_hash, chunk_index) "
                                                    "VALUES (?1, ?2, ?3) ON CONFLICT (hash) DO NOTHING"));
@@ -815,7 +833,7 @@ Status SqliteMetadataStore::PutXorb(const XorbRecord& x, const std::vector<std::
 
 Result<XorbRecord> SqliteMetadataStore::GetXorb(const std::string& hash) {
   return Read([&](SqliteConn& c) -> Result<XorbRecord> {
-    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare(std::string(kSelectXorb) + "WHERE hash = ?1"));
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare(std::string(kSelectXorb) + "WHERE hash = ?1 AND deleting = 0"));
     st.BindAll(hash);
     MH_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return Status::NotFound("xorb " + hash + " not found");
@@ -855,7 +873,7 @@ Status SqliteMetadataStore::DeleteXorb(const std::string& hash) {
 
 Status SqliteMetadataStore::ListXorbs(const std::function<void(const XorbRecord&)>& fn) {
   return Read([&](SqliteConn& c) -> Status {
-    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare(std::string(kSelectXorb) + "ORDER BY hash"));
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare(std::string(kSelectXorb) + "WHERE deleting = 0 ORDER BY hash"));
     while (true) {
       MH_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) return Status::Ok();
@@ -928,6 +946,147 @@ Result<std::vector<RepoRecord>> SqliteMetadataStore::ListAllRepos() {
       out.push_back(std::move(r));
     }
     return out;
+  });
+}
+
+// ---- Garbage collection support ----
+
+Status SqliteMetadataStore::PutFileChecked(const FileRecord& f, const std::vector<std::string>& xorb_hashes) {
+  MH_RETURN_IF_ERROR(CheckSha256("file sha256", f.sha256));
+  MH_RETURN_IF_ERROR(CheckSha256("xet file hash", f.xet_hash));
+  if (f.size < 0) return Status::InvalidArgument("file size must not be negative");
+  for (const auto& h : xorb_hashes) MH_RETURN_IF_ERROR(CheckSha256("xorb hash", h));
+  const int64_t created = f.created_ms != 0 ? f.created_ms : NowMs();
+  return Write([&](SqliteConn& c) -> Status {
+    for (const auto& h : xorb_hashes) {
+      MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("SELECT 1 FROM xorbs WHERE hash = ?1 AND deleting = 0"));
+      st.BindAll(h);
+      MH_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) {
+        return Status::Unavailable("xorb " + h +
+                                   " this file reuses was garbage-collected meanwhile; retry the upload");
+      }
+    }
+    MH_ASSIGN_OR_RETURN(SqliteStmt ins, c.Prepare("INSERT INTO files (sha256, xet_hash, size, terms, created_ms) "
+                                                  "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (sha256) DO UPDATE "
+                                                  "SET created_ms = max(created_ms, excluded.created_ms)"));
+    ins.BindAll(f.sha256, f.xet_hash, f.size);
+    ins.BindBlob(4, f.terms);
+    ins.Bind(5, created);
+    return ins.Run();
+  });
+}
+
+Result<std::vector<std::string>> SqliteMetadataStore::DeleteFilesOlderThan(const std::vector<std::string>& sha256s,
+                                                                           int64_t created_before_ms) {
+  return Write([&](SqliteConn& c) -> Result<std::vector<std::string>> {
+    std::vector<std::string> deleted;
+    for (const auto& oid : sha256s) {
+      MH_ASSIGN_OR_RETURN(SqliteStmt del, c.Prepare("DELETE FROM files WHERE sha256 = ?1 AND created_ms < ?2"));
+      del.BindAll(oid, created_before_ms);
+      MH_RETURN_IF_ERROR(del.Run());
+      if (c.Changes() == 0) continue;
+      // Without the object, "this repo has it" would make the LFS batch API skip an upload.
+      MH_ASSIGN_OR_RETURN(SqliteStmt links, c.Prepare("DELETE FROM lfs_links WHERE oid = ?1"));
+      links.BindAll(oid);
+      MH_RETURN_IF_ERROR(links.Run());
+      MH_ASSIGN_OR_RETURN(SqliteStmt obj, c.Prepare("DELETE FROM lfs_objects WHERE oid = ?1"));
+      obj.BindAll(oid);
+      MH_RETURN_IF_ERROR(obj.Run());
+      deleted.push_back(oid);
+    }
+    return deleted;
+  });
+}
+
+Result<std::vector<std::string>> SqliteMetadataStore::MarkXorbsDeleting(
+    const std::vector<std::string>& hashes, int64_t created_before_ms, int64_t files_since_ms,
+    const std::function<Result<std::vector<std::string>>(const FileRecord&)>& xorbs_of) {
+  for (const auto& h : hashes) MH_RETURN_IF_ERROR(CheckSha256("xorb hash", h));
+  return Write([&](SqliteConn& c) -> Result<std::vector<std::string>> {
+    // Xorbs named by files recorded since the caller's mark began stay (files_by_created).
+    std::unordered_set<std::string> recent;
+    MH_ASSIGN_OR_RETURN(SqliteStmt files, c.Prepare(std::string(kSelectFile) + "WHERE created_ms >= ?1"));
+    files.BindAll(files_since_ms);
+    while (true) {
+      MH_ASSIGN_OR_RETURN(bool row, files.Step());
+      if (!row) break;
+      MH_ASSIGN_OR_RETURN(std::vector<std::string> named, xorbs_of(ReadFileRow(files)));
+      recent.insert(named.begin(), named.end());
+    }
+    std::vector<std::string> marked;
+    for (const auto& h : hashes) {
+      if (recent.count(h) != 0) continue;
+      MH_ASSIGN_OR_RETURN(SqliteStmt sel, c.Prepare("SELECT created_ms, deleting FROM xorbs WHERE hash = ?1"));
+      sel.BindAll(h);
+      MH_ASSIGN_OR_RETURN(bool row, sel.Step());
+      if (row) {
+        if (sel.Int64(0) >= created_before_ms && !sel.Bool(1)) continue;  // recorded since: young
+        MH_ASSIGN_OR_RETURN(SqliteStmt upd, c.Prepare("UPDATE xorbs SET deleting = 1 WHERE hash = ?1"));
+        upd.BindAll(h);
+        MH_RETURN_IF_ERROR(upd.Run());
+      } else {
+        MH_ASSIGN_OR_RETURN(SqliteStmt ins,
+                            c.Prepare("INSERT INTO xorbs (hash, stored_bytes, raw_bytes, num_chunks, created_ms, "
+                                      "deleting) VALUES (?1, 0, 0, 0, ?2, 1)"));
+        ins.BindAll(h, NowMs());
+        MH_RETURN_IF_ERROR(ins.Run());
+      }
+      MH_ASSIGN_OR_RETURN(SqliteStmt chunks, c.Prepare("DELETE FROM chunks WHERE xorb_hash = ?1"));
+      chunks.BindAll(h);
+      MH_RETURN_IF_ERROR(chunks.Run());
+      marked.push_back(h);
+    }
+    return marked;
+  });
+}
+
+Result<std::vector<std::string>> SqliteMetadataStore::NoteOrphanXorbs(const std::vector<std::string>& hashes,
+                                                                      int64_t now_ms, int64_t seen_before_ms,
+                                                                      bool update) {
+  for (const auto& h : hashes) MH_RETURN_IF_ERROR(CheckSha256("xorb hash", h));
+  auto run = [&](SqliteConn& c) -> Result<std::vector<std::string>> {
+    std::unordered_map<std::string, int64_t> noted;
+    MH_ASSIGN_OR_RETURN(SqliteStmt all, c.Prepare("SELECT hash, first_seen_ms FROM orphan_xorbs"));
+    while (true) {
+      MH_ASSIGN_OR_RETURN(bool row, all.Step());
+      if (!row) break;
+      noted.emplace(all.Text(0), all.Int64(1));
+    }
+    std::vector<std::string> old;
+    for (const auto& h : hashes) {
+      auto it = noted.find(h);
+      if (it != noted.end()) {
+        if (it->second < seen_before_ms) old.push_back(h);
+        noted.erase(it);
+      } else if (update) {
+        MH_ASSIGN_OR_RETURN(SqliteStmt ins, c.Prepare("INSERT INTO orphan_xorbs (hash, first_seen_ms) VALUES (?1, ?2) "
+                                                      "ON CONFLICT (hash) DO NOTHING"));
+        ins.BindAll(h, now_ms);
+        MH_RETURN_IF_ERROR(ins.Run());
+      }
+    }
+    if (update) {
+      for (const auto& kv : noted) {  // no longer orphans (recorded or removed since)
+        MH_ASSIGN_OR_RETURN(SqliteStmt del, c.Prepare("DELETE FROM orphan_xorbs WHERE hash = ?1"));
+        del.BindAll(kv.first);
+        MH_RETURN_IF_ERROR(del.Run());
+      }
+    }
+    return old;
+  };
+  if (update) return Write(run);
+  return Read(run);
+}
+
+Status SqliteMetadataStore::ListDeletingXorbs(const std::function<void(const std::string& hash)>& fn) {
+  return Read([&](SqliteConn& c) -> Status {
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("SELECT hash FROM xorbs WHERE deleting = 1 ORDER BY hash"));
+    while (true) {
+      MH_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) return Status::Ok();
+      fn(st.Text(0));
+    }
   });
 }
 

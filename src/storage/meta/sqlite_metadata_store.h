@@ -33,7 +33,7 @@ struct SqliteStoreOptions {
 class SqliteMetadataStore final : public MetadataStore {
  public:
   // The newest schema version this binary knows (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
   // PRAGMA application_id of a modelhub metadata database ("MHub").
   static constexpr int32_t kApplicationId = 0x4D487562;
 
@@ -97,6 +97,16 @@ class SqliteMetadataStore final : public MetadataStore {
   Status DeleteFile(const std::string& sha256) override;
   Status ListFiles(const std::function<void(const FileRecord&)>& fn) override;
   Result<std::vector<RepoRecord>> ListAllRepos() override;
+
+  Status PutFileChecked(const FileRecord& f, const std::vector<std::string>& xorb_hashes) override;
+  Result<std::vector<std::string>> DeleteFilesOlderThan(const std::vector<std::string>& sha256s,
+                                                        int64_t created_before_ms) override;
+  Result<std::vector<std::string>> MarkXorbsDeleting(
+      const std::vector<std::string>& hashes, int64_t created_before_ms, int64_t files_since_ms,
+      const std::function<Result<std::vector<std::string>>(const FileRecord&)>& xorbs_of) override;
+  Result<std::vector<std::string>> NoteOrphanXorbs(const std::vector<std::string>& hashes, int64_t now_ms,
+                                                   int64_t seen_before_ms, bool update) override;
+  Status ListDeletingXorbs(const std::function<void(const std::string& hash)>& fn) override;
 
  private:
   // Runs fn(SqliteConn&) in a write transaction; commits if fn succeeded.
