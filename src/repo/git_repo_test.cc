@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -560,4 +562,85 @@ TEST(GitRepoWriteBlob, UpsertByBlobId) {
   fs::remove_all(dir);
 }
 
+}  // namespace modelhub
+
+namespace modelhub {
+namespace {
+
+class ReachableFilesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string tmpl = std::string(tmp != nullptr ? tmp : "/tmp") + "/reach_test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    root_ = tmpl;
+  }
+  void TearDown() override { (void)RemoveAll(root_); }
+  std::string root_;
+};
+
+TEST_F(ReachableFilesTest, EveryRefEveryCommitSharedTreesOnce) {
+  auto r = GitRepo::Create(root_ + "/r.git", "main", {{"a.txt", "one"}, {"dir/b.bin", "bee"}}, kAlice, "init");
+  ASSERT_TRUE(r.ok());
+  GitRepo& git = **r;
+  auto c1 = git.ResolveRevision("main");
+  ASSERT_TRUE(c1.ok());
+  // c2 changes a.txt only: dir/ is the same subtree and must be entered once.
+  auto c2 = git.Commit("main", std::nullopt, {Upsert("a.txt", "two")}, kAlice, "edit");
+  ASSERT_TRUE(c2.ok());
+  // A branch whose only commit deletes a.txt and adds c.txt.
+  ASSERT_TRUE(git.CreateBranch("side", *c1).ok());
+  auto c3 = git.Commit("side", std::nullopt, {Delete("a.txt"), Upsert("c.txt", "sea")}, kAlice, "side");
+  ASSERT_TRUE(c3.ok());
+  ASSERT_TRUE(git.CreateTag("v1", *c1, "", kAlice).ok());
+
+  auto refs = git.ListAllRefs();
+  ASSERT_TRUE(refs.ok());
+  std::vector<std::string> names;
+  std::vector<std::string> tips;
+  for (const auto& ref : *refs) {
+    names.push_back(ref.name);
+    tips.push_back(ref.target);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"heads/main", "heads/side", "tags/v1"}));
+
+  std::multiset<std::string> seen;  // "path=content-size"
+  std::map<std::string, std::string> first_commit;
+  Status s = git.ForEachReachableFile(tips, {}, [&](const ReachableFile& f) {
+    seen.insert(f.path + "=" + std::to_string(f.size));
+    first_commit.emplace(f.path + "@" + f.blob_oid, f.commit);
+    EXPECT_EQ(f.blob_oid.size(), 40u);
+    return Status::Ok();
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  // a.txt "one" (c1) and "two" (c2), dir/b.bin once (shared subtree), c.txt once, and the root
+  // trees of c1, c2, c3 each list their own entries.
+  EXPECT_EQ(seen.count("dir/b.bin=3"), 1u);
+  EXPECT_EQ(seen.count("a.txt=3"), 2u);
+  EXPECT_EQ(seen.count("c.txt=3"), 1u);
+  EXPECT_EQ(seen.size(), 4u);
+
+  // Hiding c1 and c2 leaves only c3's new tree.
+  seen.clear();
+  s = git.ForEachReachableFile({*c3}, {*c1, *c2, std::string(40, 'a')}, [&](const ReachableFile& f) {
+    EXPECT_EQ(f.commit, *c3);
+    seen.insert(f.path);
+    return Status::Ok();
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(seen, (std::multiset<std::string>{"c.txt", "dir/b.bin"}));
+
+  // The callback's error stops the walk.
+  int calls = 0;
+  s = git.ForEachReachableFile(tips, {}, [&](const ReachableFile&) {
+    ++calls;
+    return Status::Corruption("stop");
+  });
+  EXPECT_EQ(s.code(), Code::kCorruption);
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(git.ForEachReachableFile({std::string(40, 'b')}, {}, [](const ReachableFile&) { return Status::Ok(); })
+                  .IsNotFound());
+}
+
+}  // namespace
 }  // namespace modelhub

@@ -1,0 +1,19 @@
+// HubStorage: the handles GC, fsck and stats work on — the stores of one data
+// folder and where its repositories and lock file live. Borrowed, not owned.
+#pragma once
+
+#include <string>
+
+#include "storage/cas/chunk_store.h"
+#include "storage/meta/metadata_store.h"
+
+namespace modelhub {
+
+struct HubStorage {
+  MetadataStore* meta = nullptr;
+  ChunkStore* chunks = nullptr;  // its blobs() hold the xorbs and staged upload parts
+  std::string repos_dir;         // bare repositories <repos_dir>/<id>.git
+  std::string data_dir;          // holds gc.lock (storage/gc/gc_lock.h)
+};
+
+}  // namespace modelhub
