@@ -24,7 +24,7 @@ Status Errno(const std::string& what) { return Status::IOError(what + ": " + std
 
 std::string ToJson(const LfsLock& l) {
   return json{{"id", l.id}, {"path", l.path}, {"owner", l.owner}, {"locked_at_ms", l.locked_at_ms}, {"ref", l.ref}}
-      .dump();
+      .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::optional<LfsLock> FromJson(const std::string& text) {

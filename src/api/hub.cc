@@ -64,14 +64,14 @@ void WriteError(Response& resp, const Status& s) {
   // Keep any headers a handler already set (e.g. X-Repo-Commit on EntryNotFound).
   resp.stream.reset();
   // "error" for the HF clients, "message" for git-lfs.
-  resp.SetJson(status, json{{"error", message}, {"message", message}}.dump());
+  resp.SetJson(status, json{{"error", message}, {"message", message}}.dump(-1, ' ', false, json::error_handler_t::replace));
   resp.SetHeader("X-Error-Code", code);
   resp.SetHeader("X-Error-Message", HeaderSafe(message));
   if (s.code() == Code::kUnauthorized) resp.SetHeader("WWW-Authenticate", "Bearer realm=\"modelhub\"");
   if (s.code() == Code::kUnavailable) resp.SetHeader("Retry-After", "1");
 }
 
-void WriteJson(Response& resp, int status, const json& j) { resp.SetJson(status, j.dump()); }
+void WriteJson(Response& resp, int status, const json& j) { resp.SetJson(status, j.dump(-1, ' ', false, json::error_handler_t::replace)); }
 
 Result<json> ReadJsonBody(Request& req, int64_t max_bytes) {
   MH_ASSIGN_OR_RETURN(std::string body, req.ReadBody(max_bytes));

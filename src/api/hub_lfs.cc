@@ -2,6 +2,8 @@
 // URLs it hands out: basic PUT uploads, multipart part PUTs + completion, and
 // downloads. Signed URLs carry their own authorization (HMAC over method, path
 // and expiry), because huggingface_hub sends no token with these requests.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "api/hub_internal.h"
@@ -55,6 +57,7 @@ Status Hub::HandleLfsBatch(Request& req, Response& resp, RepoRef& repo) {
       if (t.is_string() && t.get<std::string>() == "multipart") multipart_ok = true;
   }
   bool used_multipart = false;
+  int64_t part_budget = 20000;  // part URLs in one answer
   json objects = json::array();
   std::string verify_href = RepoUrl(repo.rec) + ".git/info/lfs/objects/verify";
   for (const auto& o : body["objects"]) {
@@ -96,15 +99,22 @@ Status Hub::HandleLfsBatch(Request& req, Response& resp, RepoRef& repo) {
     }
     json verify = {{"href", verify_href}, {"header", json::object()}, {"expires_in", config_.signed_url_ttl_s}};
     if (auto a = req.Header("authorization")) verify["header"]["Authorization"] = std::string(*a);
-    if (multipart_ok && size > config_.multipart_threshold) {
+    // Parts per object are capped (bigger parts for huge objects), and so are part URLs per
+    // answer: past the budget an object gets a plain (streamed) PUT instead.
+    constexpr int64_t kMaxPartsPerObject = 10000;
+    int64_t part_size = std::max(config_.multipart_part_size, (size + kMaxPartsPerObject - 1) / kMaxPartsPerObject);
+    part_size = (part_size + (1 << 20) - 1) / (1 << 20) * (1 << 20);
+    int64_t part_count = (size + part_size - 1) / part_size;
+    if (multipart_ok && size > config_.multipart_threshold && part_count <= part_budget) {
       used_multipart = true;
+      part_budget -= part_count;
       UploadSession s;
       s.id = RandomHex(16);
       s.repo_id = repo.rec.id;
       s.oid = oid;
       s.size = size;
-      s.part_size = config_.multipart_part_size;
-      s.part_count = (size + s.part_size - 1) / s.part_size;
+      s.part_size = part_size;
+      s.part_count = part_count;
       s.created_ms = NowMs();
       MH_RETURN_IF_ERROR(meta_->PutUploadSession(s));
       json header = {{"chunk_size", std::to_string(s.part_size)}};
@@ -134,7 +144,7 @@ Status Hub::HandleLfsBatch(Request& req, Response& resp, RepoRef& repo) {
            {"verify", verify}}}});
   }
   json out = {{"transfer", used_multipart ? "multipart" : "basic"}, {"objects", objects}, {"hash_algo", "sha256"}};
-  resp.SetJson(200, out.dump());
+  resp.SetJson(200, out.dump(-1, ' ', false, json::error_handler_t::replace));
   resp.SetHeader("Content-Type", kLfsJson);
   return Status::Ok();
 }
@@ -149,7 +159,7 @@ Status Hub::HandleLfsVerify(Request& req, Response& resp, RepoRef& repo) {
   MH_ASSIGN_OR_RETURN(bool linked, meta_->IsLfsObjectLinked(repo.rec.id, oid));
   if (!obj.ok() || !linked) return Status::NotFound("Object " + oid + " was not uploaded");
   if (size >= 0 && obj->size != size) return Status::InvalidArgument(fmt::format("Object {} has size {}", oid, obj->size));
-  resp.SetJson(200, json{{"oid", oid}, {"size", obj->size}}.dump());
+  resp.SetJson(200, json{{"oid", oid}, {"size", obj->size}}.dump(-1, ' ', false, json::error_handler_t::replace));
   resp.SetHeader("Content-Type", kLfsJson);
   return Status::Ok();
 }

@@ -25,7 +25,7 @@ json LockJson(const LfsLock& l) {
 }
 
 void WriteLfsJson(Response& resp, int status, const json& j) {
-  resp.SetJson(status, j.dump());
+  resp.SetJson(status, j.dump(-1, ' ', false, json::error_handler_t::replace));
   resp.SetHeader("Content-Type", kLfsJson);
 }
 

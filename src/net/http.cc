@@ -157,7 +157,9 @@ Result<std::optional<ByteRange>> ParseRange(std::string_view header, int64_t siz
     r.last = size - 1;
   } else {
     auto last = ParseInt64(b);
-    if (!last || *last < *first) return Status::RangeNotSatisfiable("malformed Range header");
+    if (!last) return Status::RangeNotSatisfiable("malformed Range header");
+    if (*last < *first) return std::optional<ByteRange>();  // RFC 7233: an invalid range is ignored
+
     r.last = std::min(*last, size - 1);
   }
   return std::optional<ByteRange>(r);

@@ -788,7 +788,8 @@ Result<std::unique_ptr<GitRepo>> GitRepo::Create(const std::string& dir_in, cons
     return Status::IOError("mkdir " + dir + ": " + std::strerror(errno));
   }
   auto result = [&]() -> Result<std::unique_ptr<GitRepo>> {
-    git_repository_init_options opts = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+    git_repository_init_options opts;
+    git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
     opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_NO_REINIT;
     opts.initial_head = branch.c_str();
     git_repository* raw = nullptr;

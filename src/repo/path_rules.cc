@@ -1,6 +1,7 @@
 #include "repo/path_rules.h"
 
 #include <cctype>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -106,9 +107,28 @@ std::optional<LfsPointer> ParseLfsPointer(std::string_view content) {
 namespace {
 
 // Glob match of pattern against text where '*' and '?' do not cross '/' when
-// pathname is true; "**" crosses '/'.
-bool GlobMatch(std::string_view p, std::string_view t, bool pathname) {
-  size_t pi = 0, ti = 0;
+// pathname is true; "**" crosses '/'. Backtracking over stars is memoized on
+// (pattern offset, text offset), so the cost is bounded by |p|·|t| states
+// whatever the pattern (a pattern of many stars would otherwise be exponential).
+class Globber {
+ public:
+  Globber(std::string_view p, std::string_view t, bool pathname) : p(p), t(t), pathname(pathname) {}
+  bool Match(size_t pi0, size_t ti0) {
+    uint64_t key = (uint64_t(pi0) << 32) | uint64_t(ti0);
+    if (failed_.count(key) != 0) return false;
+    bool ok = MatchFrom(pi0, ti0);
+    if (!ok) failed_.insert(key);
+    return ok;
+  }
+
+ private:
+  bool MatchFrom(size_t pi, size_t ti);
+  std::string_view p, t;
+  bool pathname;
+  std::unordered_set<uint64_t> failed_;
+};
+
+bool Globber::MatchFrom(size_t pi, size_t ti) {
   while (pi < p.size()) {
     char c = p[pi];
     if (c == '*') {
@@ -117,20 +137,21 @@ bool GlobMatch(std::string_view p, std::string_view t, bool pathname) {
         size_t next = pi + 2;
         // "**/" matches zero or more directories.
         if (next < p.size() && p[next] == '/') {
-          std::string_view rest = p.substr(next + 1);
-          if (GlobMatch(rest, t.substr(ti), pathname)) return true;
+          size_t rest = next + 1;
+          if (Match(rest, ti)) return true;
           for (size_t k = ti; k < t.size(); ++k)
-            if (t[k] == '/' && GlobMatch(rest, t.substr(k + 1), pathname)) return true;
+            if (t[k] == '/' && Match(rest, k + 1)) return true;
           return false;
         }
-        std::string_view rest = p.substr(next);
+        size_t rest = next;
+        while (rest < p.size() && p[rest] == '*') ++rest;  // "***" is "**"
         for (size_t k = ti; k <= t.size(); ++k)
-          if (GlobMatch(rest, t.substr(k), pathname)) return true;
+          if (Match(rest, k)) return true;
         return false;
       }
-      std::string_view rest = p.substr(pi + 1);
+      size_t rest = pi + 1;
       for (size_t k = ti; k <= t.size(); ++k) {
-        if (GlobMatch(rest, t.substr(k), pathname)) return true;
+        if (Match(rest, k)) return true;
         if (k < t.size() && pathname && t[k] == '/') break;
       }
       return false;
@@ -204,6 +225,11 @@ bool GlobMatch(std::string_view p, std::string_view t, bool pathname) {
     ++ti;
   }
   return ti == t.size();
+}
+
+bool GlobMatch(std::string_view p, std::string_view t, bool pathname) {
+  Globber g(p, t, pathname);
+  return g.Match(0, 0);
 }
 
 // Splits a .gitattributes line into pattern and attributes (handles "quoted patterns").
@@ -291,7 +317,7 @@ std::string LfsAttributeLine(std::string_view path) {
   for (char c : path) {
     if (c == ' ') {
       escaped += "[[:space:]]";
-    } else if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\' || c == '#' || c == '!') {
+    } else if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\' || c == '#' || c == '!' || c == '"') {
       escaped += '\\';
       escaped += c;
     } else {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 namespace modelhub {
 
 TEST(PathRules, RepoNames) {
@@ -53,6 +55,24 @@ TEST(PathRules, GitIgnore) {
   EXPECT_TRUE(IsIgnored("/root.txt\n", "root.txt"));
   EXPECT_FALSE(IsIgnored("/root.txt\n", "sub/root.txt"));
   EXPECT_TRUE(IsIgnored("docs/**/*.tmp\n", "docs/a/b/c.tmp"));
+}
+
+TEST(PathRules, GlobIsNotExponential) {
+  // Found by fuzz_path_rules: many stars against a long name used to backtrack exponentially.
+  std::string name(40, 'a');
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(GitPatternMatch("**************b", name));
+  EXPECT_FALSE(GitPatternMatch("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b", name));
+  EXPECT_TRUE(GitPatternMatch("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a", name));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+}
+
+TEST(PathRules, AttributeLineForQuotedNames) {
+  // Found by fuzz_path_rules: a leading '"' made the line an unterminated quoted pattern.
+  for (std::string p : {std::string("\"weights.bin"), std::string("a\"b/c d.bin"), std::string("#x.bin"),
+                        std::string("!y.bin")}) {
+    EXPECT_TRUE(IsLfsTracked(LfsAttributeLine(p), p)) << p;
+  }
 }
 
 }  // namespace modelhub
