@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds, runs the unit tests (ctest) and the black-box tests (pytest tests/e2e).
 # Exits non-zero if anything fails. Extra arguments are passed to pytest (e.g. -k files -x).
-#   MODELHUB_SKIP_UNIT=1  skip ctest;  MODELHUB_SKIP_E2E=1  skip pytest
+#   MODELHUB_SKIP_UNIT=1  skip ctest;  MODELHUB_SKIP_E2E=1  skip pytest;  MODELHUB_SKIP_FUZZ=1  skip fuzzing
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -24,6 +24,12 @@ if [[ -z ${MODELHUB_SKIP_E2E:-} ]]; then
     5) echo "[test] pytest collected no tests" >&2; status=1 ;;
     *) status=1 ;;
   esac
+fi
+
+if [[ -z ${MODELHUB_SKIP_FUZZ:-} ]]; then
+  # Every parser of untrusted bytes has a libFuzzer target; CI runs each for a bounded time.
+  echo "[test] fuzzing: scripts/fuzz.sh ${MODELHUB_FUZZ_SECONDS:-20}" >&2
+  bash scripts/fuzz.sh "${MODELHUB_FUZZ_SECONDS:-20}" || status=1
 fi
 
 if ((status)); then echo "[test] FAILED" >&2; else echo "[test] all passed" >&2; fi
