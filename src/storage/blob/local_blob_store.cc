@@ -137,13 +137,26 @@ class LocalBlobStore : public BlobStore {
 
   Status List(const std::string& prefix,
               const std::function<void(const std::string& key, int64_t size)>& fn) override {
+    // Writers and deleters run concurrently (a GC lists while uploads stage and rename): every
+    // call here is the non-throwing form, and an entry that vanished meanwhile is skipped.
     std::error_code ec;
+    const std::string root = dir_ + "/";
     for (auto it = std::filesystem::recursive_directory_iterator(dir_, ec);
          !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-      if (!it->is_regular_file()) continue;
-      std::string rel = std::filesystem::relative(it->path(), dir_).string();
+      const std::string path = it->path().string();
+      if (path.rfind(root, 0) != 0) continue;
+      std::string rel = path.substr(root.size());
+      std::error_code fec;
+      if (rel == ".tmp" && it->is_directory(fec)) {
+        it.disable_recursion_pending();
+        continue;
+      }
+      if (!it->is_regular_file(fec)) continue;
       if (rel.rfind(".tmp/", 0) == 0) continue;
-      if (rel.rfind(prefix, 0) == 0) fn(rel, int64_t(it->file_size()));
+      if (rel.rfind(prefix, 0) != 0) continue;
+      auto size = it->file_size(fec);
+      if (fec) continue;
+      fn(rel, int64_t(size));
     }
     if (ec) return Status::IOError("list " + dir_ + ": " + ec.message());
     return Status::Ok();
