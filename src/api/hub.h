@@ -30,6 +30,7 @@ namespace modelhub {
 struct HubConfig {
   std::string public_url = "http://127.0.0.1:8080";  // no trailing '/'; may carry a path prefix
   std::string repos_dir;                             // bare git repositories: <repos_dir>/<id>.git
+  std::string data_dir;                              // the data folder ("" = none: no GC fence, tests)
   std::string signing_key;                           // HMAC key for signed URLs
   int64_t max_json_body = 16LL << 20;                // JSON request bodies
   int64_t max_commit_body = 2LL << 30;               // NDJSON commit bodies

@@ -10,6 +10,7 @@
 #include "common/strings.h"
 #include "common/time_util.h"
 #include "repo/path_rules.h"
+#include "storage/gc/gc_lock.h"
 
 namespace modelhub {
 
@@ -188,6 +189,9 @@ Status Hub::HandleCommit(Request& req, Response& resp, RepoRef& repo, const std:
   }
 
   // ---- resolve LFS references and copies against the store / the repo ----
+  // From the existence checks until the branch has moved, a GC sweep must wait: it could
+  // otherwise delete an object this commit is about to reference (docs/gc-fsck.md).
+  MH_ASSIGN_OR_RETURN(GcFence gc_fence, GcFence::Shared(config_.data_dir));
   MH_ASSIGN_OR_RETURN(std::string head, git->ResolveRevision(branch));
   for (auto& l : pc.lfs) {
     auto obj = StoredObject(l.oid);
@@ -214,6 +218,14 @@ Status Hub::HandleCommit(Request& req, Response& resp, RepoRef& repo, const std:
     auto st = git->Stat(src_commit, c.src);
     if (!st.ok() || st->type != TreeEntry::Type::kFile) {
       return Status::NotFound("Cannot copy " + c.src + ": no such file", "EntryNotFound");
+    }
+    // A pointer copied from an old revision may name an object GC has removed since.
+    if (st->size < 1024) {
+      MH_ASSIGN_OR_RETURN(std::string content, git->ReadBlob(st->oid));
+      if (auto ptr = ParseLfsPointer(content); ptr && !StoredObject(ptr->oid).ok()) {
+        return Status::InvalidArgument(fmt::format(
+            "Cannot copy {}: its LFS object {} is no longer stored; upload it again", c.src, ptr->oid));
+      }
     }
     pc.ops.push_back({FileOp::Kind::kUpsert, c.dst, "", st->oid});
   }

@@ -28,6 +28,7 @@
 #include "common/strings.h"
 #include "common/time_util.h"
 #include "repo/path_rules.h"
+#include "storage/gc/gc_lock.h"
 
 namespace modelhub {
 
@@ -320,6 +321,12 @@ Status Hub::RunGitService(Request& req, Response& resp, RepoRef& repo, const std
   std::string prefix;
   if (advertise && !v2) prefix = PktLine("# service=" + service + "\n") + "0000";
 
+  // The pre-receive hook checks that pushed LFS pointers name stored objects; until git has moved
+  // the refs, a GC sweep must not delete those objects (docs/gc-fsck.md).
+  GcFence gc_fence;
+  if (push && !advertise) {
+    MH_ASSIGN_OR_RETURN(gc_fence, GcFence::Shared(config_.data_dir));
+  }
   MH_ASSIGN_OR_RETURN(auto proc, GitSubprocess::Start(argv, env, config_.repos_dir, prefix, !advertise));
 
   int64_t fed = 0;

@@ -8,6 +8,7 @@
 #include "common/strings.h"
 #include "common/time_util.h"
 #include "repo/path_rules.h"
+#include "storage/gc/storage_stats.h"
 
 namespace modelhub {
 
@@ -221,6 +222,7 @@ Status Hub::HandleRepoInfo(Request& req, Response& resp, RepoRef& repo, const st
   MH_ASSIGN_OR_RETURN(auto entries, git->ListTree(*commit, "", true));
   json siblings = json::array();
   int64_t used = 0;
+  std::vector<LfsPointer> pointers;
   for (const auto& e : entries) {
     if (e.type != TreeEntry::Type::kFile) continue;
     json s = {{"rfilename", e.path}};
@@ -229,6 +231,7 @@ Status Hub::HandleRepoInfo(Request& req, Response& resp, RepoRef& repo, const st
       auto content = git->ReadBlob(e.oid);
       if (content.ok()) ptr = ParseLfsPointer(*content);
     }
+    if (ptr) pointers.push_back(*ptr);
     int64_t size = ptr ? ptr->size : e.size;
     used += size;
     if (blobs) {
@@ -240,6 +243,14 @@ Status Hub::HandleRepoInfo(Request& req, Response& resp, RepoRef& repo, const st
   }
   j["siblings"] = std::move(siblings);
   j["usedStorage"] = used;
+  // This revision's LFS files: their sizes, and what their chunks take in the chunk store
+  // (shared chunks counted once; footers are cached, so this reads no content). docs/gc-fsck.md.
+  auto storage = ComputeRevisionStorage(content_, pointers);
+  if (storage.ok()) {
+    j["storage"] = {{"logicalBytes", storage->logical_bytes}, {"storedBytes", storage->stored_bytes}};
+  } else {
+    LogWarn("repo info {}: storage of {}: {}", repo.rec.FullId(), *commit, storage.status().message());
+  }
   auto last = git->GetCommit(*commit);
   if (last.ok()) j["lastModified"] = IsoTimeMs(last->time_s * 1000);
   auto expand = req.QueryAll("expand");

@@ -19,6 +19,9 @@
 #include "repo/path_rules.h"
 #include "server/data_dir.h"
 #include "server/git_hook.h"
+#include "storage/gc/fsck.h"
+#include "storage/gc/gc.h"
+#include "storage/gc/storage_stats.h"
 
 namespace modelhub {
 namespace {
@@ -128,6 +131,7 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   Metrics metrics;
   HubConfig hc;
   hc.repos_dir = (*dd)->repos_dir();
+  hc.data_dir = (*dd)->root;
   hc.signing_key = (*dd)->signing_key;
   if (o.max_commit_bytes > 0) hc.max_commit_body = o.max_commit_bytes;
   if (o.max_json_bytes > 0) hc.max_json_body = o.max_json_bytes;
@@ -177,7 +181,7 @@ int main(int argc, char** argv) {
   serve->add_flag("--quiet", so.quiet, "No access log");
 
   std::string data = "./data";
-  CLI::App* admin = app.add_subcommand("admin", "Manage users, organisations and tokens");
+  CLI::App* admin = app.add_subcommand("admin", "Manage users, organisations, tokens and storage");
   admin->add_option("--data", data, "Data folder (default ./data)");
   admin->require_subcommand(1);
 
@@ -207,6 +211,26 @@ int main(int argc, char** argv) {
   org_add->add_option("ORG", org_name)->required();
   org_add->add_option("NAME", member_name)->required();
   org_add->add_option("--role", member_role, "admin, write or read")->check(CLI::IsMember({"admin", "write", "read"}));
+
+  // Storage maintenance (docs/gc-fsck.md); safe while the server runs.
+  int64_t gc_grace_s = 86400;
+  int64_t gc_lock_timeout_s = 600;
+  bool gc_dry_run = false;
+  CLI::App* gc = admin->add_subcommand("gc", "Remove stored LFS content that no ref of any repository reaches");
+  gc->add_option("--grace-seconds", gc_grace_s,
+                 "Keep everything stored or uploaded less than this long ago (default 86400: uploads not yet "
+                 "committed, multipart sessions)")
+      ->check(CLI::NonNegativeNumber);
+  gc->add_option("--lock-timeout-seconds", gc_lock_timeout_s,
+                 "How long to wait for in-flight commits and pushes before giving up (default 600)");
+  gc->add_flag("--dry-run", gc_dry_run, "Report what would be removed; remove nothing");
+  bool fsck_verbose = false;
+  CLI::App* fsck = admin->add_subcommand(
+      "fsck", "Verify every stored xorb and every LFS file reachable from a ref; exit 1 on any error");
+  fsck->add_flag("-v,--verbose", fsck_verbose, "List every place a damaged file is used");
+  bool stats_json = false;
+  CLI::App* stats = admin->add_subcommand("stats", "Logical vs stored bytes, hub-wide and per repository");
+  stats->add_flag("--json", stats_json, "Machine-readable output");
 
   CLI::App* hook = app.add_subcommand("hook", "Internal: git hooks run by git receive-pack");
   hook->group("");  // hidden from --help
@@ -261,6 +285,33 @@ int main(int argc, char** argv) {
     auto r = meta->CreateOrg(org_name, org_owner);
     if (!r.ok()) return Fail(r.status());
     std::cerr << "created organisation " << org_name << " owned by " << org_owner << "\n";
+    return 0;
+  }
+  HubStorage storage{meta, (*dd)->content.get(), (*dd)->repos_dir(), (*dd)->root};
+  auto progress = [](const std::string& line) { std::cerr << line << "\n"; };
+  if (gc->parsed()) {
+    GcOptions go;
+    go.grace_ms = gc_grace_s * 1000;
+    go.dry_run = gc_dry_run;
+    go.lock_timeout_ms = gc_lock_timeout_s * 1000;
+    go.progress = progress;
+    auto r = CollectGarbage(storage, go);
+    if (!r.ok()) return Fail(r.status());
+    std::cout << FormatGcReport(*r);
+    return r->delete_errors == 0 ? 0 : 1;
+  }
+  if (fsck->parsed()) {
+    FsckOptions fo;
+    fo.progress = progress;
+    auto r = RunFsck(storage, fo);
+    if (!r.ok()) return Fail(r.status());
+    std::cout << FormatFsckReport(*r, fsck_verbose);
+    return r->errors() == 0 ? 0 : 1;
+  }
+  if (stats->parsed()) {
+    auto r = ComputeHubStorageStats(storage, stats_json ? std::function<void(const std::string&)>() : progress);
+    if (!r.ok()) return Fail(r.status());
+    std::cout << (stats_json ? FormatStatsJson(*r) : FormatStatsText(*r));
     return 0;
   }
   if (org_add->parsed()) {
