@@ -241,8 +241,8 @@ std::string FormatFsckReport(const FsckReport& r, bool verbose) {
   }
   int64_t errors = r.errors();
   out += fmt::format(
-      "fsck: {} xorbs verified ({}), {} LFS files reachable from {} repositories checked: {}{}\n", r.xorbs_checked,
-      HumanBytes(r.xorb_bytes_checked), r.files_checked, r.repos,
+      "fsck: {} xorbs verified ({}), {} LFS files reachable from {} {} checked: {}{}\n", r.xorbs_checked,
+      HumanBytes(r.xorb_bytes_checked), r.files_checked, r.repos, r.repos == 1 ? "repository" : "repositories",
       errors == 0 ? std::string("no errors") : fmt::format("{} error{}", errors, errors == 1 ? "" : "s"),
       r.orphans == 0 ? std::string()
                      : fmt::format(", {} unrecorded xorb objects ({})", r.orphans, HumanBytes(r.orphan_bytes)));

@@ -282,8 +282,8 @@ std::string FormatGcReport(const GcReport& r) {
   const char* verb = r.dry_run ? "would remove" : "removed";
   std::string out;
   out += fmt::format("gc{}: grace period {} s\n", r.dry_run ? " (dry run)" : "", r.grace_ms / 1000);
-  out += fmt::format("mark: {} repositories, {} refs, {} LFS pointers -> {} reachable files", r.repos, r.refs,
-                     r.pointer_uses, r.reachable_files);
+  out += fmt::format("mark: {} {}, {} refs, {} LFS pointers -> {} reachable files", r.repos,
+                     r.repos == 1 ? "repository" : "repositories", r.refs, r.pointer_uses, r.reachable_files);
   if (r.session_files > 0) out += fmt::format(", {} in upload sessions", r.session_files);
   if (r.remarked_files > 0) out += fmt::format(", {} found again under the lock", r.remarked_files);
   out += "\n";
