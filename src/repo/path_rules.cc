@@ -112,7 +112,9 @@ namespace {
 // whatever the pattern (a pattern of many stars would otherwise be exponential).
 class Globber {
  public:
-  Globber(std::string_view p, std::string_view t, bool pathname) : p(p), t(t), pathname(pathname) {}
+  // dir_prefix: the pattern must match a leading directory of t (end where t has a '/').
+  Globber(std::string_view p, std::string_view t, bool pathname, bool dir_prefix = false)
+      : p(p), t(t), pathname(pathname), dir_prefix(dir_prefix) {}
   bool Match(size_t pi0, size_t ti0) {
     uint64_t key = (uint64_t(pi0) << 32) | uint64_t(ti0);
     if (failed_.count(key) != 0) return false;
@@ -125,6 +127,7 @@ class Globber {
   bool MatchFrom(size_t pi, size_t ti);
   std::string_view p, t;
   bool pathname;
+  bool dir_prefix;
   std::unordered_set<uint64_t> failed_;
 };
 
@@ -224,7 +227,8 @@ bool Globber::MatchFrom(size_t pi, size_t ti) {
     ++pi;
     ++ti;
   }
-  return ti == t.size();
+  // In dir_prefix mode the match must end at a '/' of t: the pattern names a directory.
+  return dir_prefix ? (ti < t.size() && t[ti] == '/') : ti == t.size();
 }
 
 bool GlobMatch(std::string_view p, std::string_view t, bool pathname) {
@@ -258,29 +262,37 @@ bool SplitAttrLine(std::string_view line, std::string& pattern, std::vector<std:
 }  // namespace
 
 bool GitPatternMatch(std::string_view pattern, std::string_view path) {
-  std::string pat(pattern);
-  if (pat.empty()) return false;
+  // Patterns longer than any valid path cannot be meant seriously; they never match
+  // (this also bounds the matcher's work: at most |pattern|·|path| states).
+  if (pattern.empty() || pattern.size() > 2 * kMaxPathBytes) return false;
+  std::string_view pat = pattern;
   bool anchored = false;
   if (pat.front() == '/') {
-    pat.erase(0, 1);
+    pat.remove_prefix(1);
     anchored = true;
   }
-  if (!pat.empty() && pat.back() == '/') {
-    // Directory pattern: matches anything under a directory of that name.
-    pat.pop_back();
-    std::string_view p(path);
-    for (size_t k = 0; k < p.size(); ++k) {
-      if (p[k] != '/') continue;
-      std::string_view dir = p.substr(0, k);
-      if (GitPatternMatch(anchored ? "/" + pat : pat, dir)) return true;
-    }
-    return false;
+  bool dir_only = false;
+  while (!pat.empty() && pat.back() == '/') {
+    pat.remove_suffix(1);
+    dir_only = true;
   }
-  if (!anchored && pat.find('/') == std::string::npos) {
-    // Matches the basename at any depth.
-    auto slash = path.rfind('/');
-    std::string_view base = slash == std::string_view::npos ? path : path.substr(slash + 1);
-    return GlobMatch(pat, base, true);
+  if (pat.empty()) return false;
+  if (!anchored && pat.find('/') == std::string_view::npos) {
+    // No slash: matches a name at any depth — the basename, or for "dir/" patterns any
+    // directory component (not the file's own name).
+    size_t start = 0;
+    while (true) {
+      size_t slash = path.find('/', start);
+      bool last = slash == std::string_view::npos;
+      std::string_view name = path.substr(start, last ? std::string_view::npos : slash - start);
+      if (last != dir_only && GlobMatch(pat, name, true)) return true;
+      if (last) return false;
+      start = slash + 1;
+    }
+  }
+  if (dir_only) {
+    Globber g(pat, path, true, /*dir_prefix=*/true);
+    return g.Match(0, 0);
   }
   return GlobMatch(pat, path, true);
 }

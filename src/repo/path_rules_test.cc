@@ -64,6 +64,13 @@ TEST(PathRules, GlobIsNotExponential) {
   EXPECT_FALSE(GitPatternMatch("**************b", name));
   EXPECT_FALSE(GitPatternMatch("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b", name));
   EXPECT_TRUE(GitPatternMatch("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a", name));
+  // Found by fuzz_path_rules: a directory pattern ("...///") against a path of many slashes.
+  EXPECT_FALSE(GitPatternMatch("*%*/cache" + std::string(40, '/') + ".g" + std::string(9, '/'),
+                               "em..s" + std::string(60, '/') + "x"));
+  EXPECT_TRUE(GitPatternMatch("a/*/", "a/b/c.txt"));
+  EXPECT_FALSE(GitPatternMatch("a/*/", "a/b"));
+  EXPECT_TRUE(GitPatternMatch("build/", "x/build/y.o"));
+  EXPECT_FALSE(GitPatternMatch("build/", "x/build"));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
 }
 
