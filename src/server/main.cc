@@ -35,6 +35,9 @@ struct ServeOptions {
   int64_t max_json_bytes = 0;
   int64_t max_header_bytes = 0;
   int max_connections = 0;
+  int64_t git_max_file_bytes = 0;
+  std::string protect_default_branch;  // "", "true" or "false"
+  int64_t git_timeout_s = 0;
   bool quiet = false;
 };
 
@@ -63,7 +66,12 @@ Status LoadConfigFile(const std::string& path, ServeOptions& o) {
     else if (k == "max-commit-bytes") MH_RETURN_IF_ERROR(num(o.max_commit_bytes));
     else if (k == "max-json-bytes") MH_RETURN_IF_ERROR(num(o.max_json_bytes));
     else if (k == "max-header-bytes") MH_RETURN_IF_ERROR(num(o.max_header_bytes));
-    else if (k == "max-connections") {
+    else if (k == "git-max-file-bytes") MH_RETURN_IF_ERROR(num(o.git_max_file_bytes));
+    else if (k == "git-timeout-seconds") MH_RETURN_IF_ERROR(num(o.git_timeout_s));
+    else if (k == "protect-default-branch") {
+      if (!ParseBool(v)) return Status::InvalidArgument(fmt::format("{}:{}: {} must be true or false", path, line_no, k));
+      o.protect_default_branch = *ParseBool(v) ? "true" : "false";
+    } else if (k == "max-connections") {
       int64_t n = 0;
       MH_RETURN_IF_ERROR(num(n));
       o.max_connections = int(n);
@@ -104,6 +112,9 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   if (explicit_flags.count("max-json-bytes")) o.max_json_bytes = flag_values.max_json_bytes;
   if (explicit_flags.count("max-header-bytes")) o.max_header_bytes = flag_values.max_header_bytes;
   if (explicit_flags.count("max-connections")) o.max_connections = flag_values.max_connections;
+  if (explicit_flags.count("git-max-file-bytes")) o.git_max_file_bytes = flag_values.git_max_file_bytes;
+  if (explicit_flags.count("git-timeout-seconds")) o.git_timeout_s = flag_values.git_timeout_s;
+  if (explicit_flags.count("protect-default-branch")) o.protect_default_branch = flag_values.protect_default_branch;
 
   auto colon = o.listen.rfind(':');
   if (colon == std::string::npos) return Fail(Status::InvalidArgument("--listen must be HOST:PORT"));
@@ -135,6 +146,9 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   hc.signing_key = (*dd)->signing_key;
   if (o.max_commit_bytes > 0) hc.max_commit_body = o.max_commit_bytes;
   if (o.max_json_bytes > 0) hc.max_json_body = o.max_json_bytes;
+  if (o.git_max_file_bytes > 0) hc.git_max_file_bytes = o.git_max_file_bytes;
+  if (o.git_timeout_s > 0) hc.git_timeout_s = o.git_timeout_s;
+  if (!o.protect_default_branch.empty()) hc.protect_default_branch = o.protect_default_branch == "true";
   // public_url is known once the port is (port 0 picks one).
   std::unique_ptr<Hub> hub;
   HttpServer server(hopts, [&hub](Request& req, Response& resp) { hub->Handle(req, resp); }, &metrics);
@@ -178,6 +192,12 @@ int main(int argc, char** argv) {
   serve->add_option("--max-json-bytes", flags.max_json_bytes, "Largest JSON request body accepted");
   serve->add_option("--max-header-bytes", flags.max_header_bytes, "Largest request head accepted");
   serve->add_option("--max-connections", flags.max_connections, "Most client connections served at once");
+  serve->add_option("--git-max-file-bytes", flags.git_max_file_bytes,
+                    "git push: files above this size must be LFS pointers (default 10 MiB)");
+  serve->add_option("--git-timeout-seconds", flags.git_timeout_s, "git: longest upload-pack/receive-pack run");
+  serve->add_option("--protect-default-branch", flags.protect_default_branch,
+                    "git push: refuse force pushes to and deletion of the default branch (true|false, default true)")
+      ->check(CLI::IsMember({"true", "false"}));
   serve->add_flag("--quiet", so.quiet, "No access log");
 
   std::string data = "./data";
@@ -244,7 +264,8 @@ int main(int argc, char** argv) {
   if (serve->parsed()) {
     std::set<std::string> explicit_flags;
     for (const char* f : {"data", "listen", "public-url", "max-commit-bytes", "max-json-bytes", "max-header-bytes",
-                          "max-connections"}) {
+                          "max-connections", "git-max-file-bytes", "git-timeout-seconds",
+                          "protect-default-branch"}) {
       if (serve->count(std::string("--") + f) > 0) explicit_flags.insert(f);
     }
     return RunServe(so, explicit_flags, flags);
