@@ -111,9 +111,10 @@ Status ChunkIngest::Write(const char* data, size_t n) {
 }
 
 size_t ChunkIngest::SlotFor(const xet::XetHash& xorb) {
-  for (size_t i = 0; i < slots_.size(); ++i)
-    if (slots_[i] && *slots_[i] == xorb) return i;
+  auto it = slot_of_.find(xorb);
+  if (it != slot_of_.end()) return it->second;
   slots_.push_back(xorb);
+  slot_of_[xorb] = slots_.size() - 1;
   return slots_.size() - 1;
 }
 
@@ -129,10 +130,10 @@ void ChunkIngest::AppendTerm(size_t slot, uint32_t index, uint32_t bytes) {
 Status ChunkIngest::AddChunk() {
   const uint32_t size = uint32_t(pending_.size());
   xet::XetHash hash = xet::ChunkHash(pending_.data(), pending_.size());
-  file_chunks_.push_back(xet::MerkleNode{hash, size});
-  auto local = local_.find(hash);
-  if (local != local_.end()) {
-    AppendTerm(local->second.first, local->second.second, size);
+  file_hash_.Add(xet::MerkleNode{hash, size});
+  auto local = open_chunks_.find(hash);
+  if (local != open_chunks_.end()) {
+    AppendTerm(open_slot_, local->second, size);
     pending_.clear();
     return Status::Ok();
   }
@@ -142,7 +143,6 @@ Status ChunkIngest::AddChunk() {
     if (xorb.ok()) {
       size_t slot = SlotFor(*xorb);
       uint32_t index = uint32_t(found[0]->chunk_index);
-      local_[hash] = {slot, index};
       AppendTerm(slot, index, size);
       pending_.clear();
       return Status::Ok();
@@ -152,7 +152,7 @@ Status ChunkIngest::AddChunk() {
   uint32_t index = uint32_t(writer_->num_chunks());
   MH_RETURN_IF_ERROR(writer_->Append(pending_, hash));
   store_->counters_.new_chunk_bytes += size;
-  local_[hash] = {open_slot_, index};
+  open_chunks_[hash] = index;
   AppendTerm(open_slot_, index, size);
   pending_.clear();
   return Status::Ok();
@@ -188,7 +188,9 @@ Status ChunkIngest::Seal() {
   // younger than the grace period, so writing it again now makes the pair consistent.
   if (!store_->blobs_->Size(key).ok()) MH_RETURN_IF_ERROR(write());
   slots_[open_slot_] = hash;
-  // Chunks of this upload now also resolve through the sealed xorb's slot.
+  slot_of_.emplace(hash, open_slot_);
+  // The sealed chunks are in the index now; later repeats find them there.
+  open_chunks_.clear();
   writer_ = std::make_unique<xet::XorbWriter>();
   slots_.push_back(std::nullopt);
   open_slot_ = slots_.size() - 1;
@@ -221,7 +223,7 @@ Status ChunkIngest::Finish() {
   for (const auto& slot : slots_) {
     if (slot) xorbs.push_back(slot->ToHex());
   }
-  xet::XetHash file_hash = xet::FileHash(file_chunks_);
+  xet::XetHash file_hash = file_hash_.FileHash();
   MH_RETURN_IF_ERROR(store_->meta_->PutFileChecked(
       FileRecord{oid_, file_hash.ToHex(), size_, SerializeTerms(terms), NowMs()}, xorbs));
   store_->counters_.ingested_bytes += size_;

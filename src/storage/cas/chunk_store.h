@@ -90,11 +90,14 @@ class ChunkIngest {
   Sha256 sha_;
   xet::XetChunker chunker_;
   std::string pending_;  // bytes of the open chunk
-  std::vector<xet::MerkleNode> file_chunks_;
+  xet::MerkleBuilder file_hash_;  // streaming: memory does not grow with the file
   std::unique_ptr<xet::XorbWriter> writer_;
   std::vector<std::optional<xet::XetHash>> slots_;
+  std::unordered_map<xet::XetHash, size_t> slot_of_;  // sealed or referenced xorb -> slot
   size_t open_slot_ = 0;
-  std::unordered_map<xet::XetHash, std::pair<size_t, uint32_t>> local_;  // chunk -> (slot, index), this upload
+  // Chunks of the open xorb (chunk -> index), so a chunk repeated within it is stored once.
+  // Cleared at each seal: sealed chunks are found through the index, so this stays small.
+  std::unordered_map<xet::XetHash, uint32_t> open_chunks_;
   std::vector<DraftTerm> terms_;
   bool failed_ = false;
 };

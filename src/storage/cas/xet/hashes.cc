@@ -96,4 +96,40 @@ XetHash KeyedHash(const XetHash& hash, const XetHash& key) {
   return Keyed(key.bytes(), hash.data(), XetHash::kSize);
 }
 
+void MerkleBuilder::Push(size_t level, const MerkleNode& node) {
+  if (pending_.size() <= level) {
+    pending_.resize(level + 1);
+    counts_.resize(level + 1, 0);
+  }
+  pending_[level].push_back(node);
+  counts_[level]++;
+  // The same decisions GroupSize makes: a group ends after a node at index >= 2 whose
+  // hash is 0 mod the mean branching factor, or at kMaxGroup nodes. (Its "<= 2 left"
+  // and "fewer than kMaxGroup left" cases only concern the tail, handled in Root.)
+  const auto& g = pending_[level];
+  if ((g.size() >= 3 && g.back().hash.Mod(kMeanBranchingFactor) == 0) || g.size() == kMaxGroup) CloseGroup(level);
+}
+
+void MerkleBuilder::CloseGroup(size_t level) {
+  MerkleNode merged = MerkleMerge(pending_[level]);
+  pending_[level].clear();
+  Push(level + 1, merged);
+}
+
+XetHash MerkleBuilder::Root() {
+  if (counts_.empty() || counts_[0] == 0) return XetHash();
+  if (counts_[0] == 1) return pending_[0][0].hash;
+  for (size_t level = 0;; ++level) {
+    if (!pending_[level].empty()) CloseGroup(level);
+    // MerkleRoot stops at the first level holding a single node.
+    if (counts_[level + 1] == 1) return pending_[level + 1].empty() ? XetHash() : pending_[level + 1][0].hash;
+  }
+}
+
+XetHash MerkleBuilder::FileHash(const XetHash& salt) {
+  if (leaves() == 0) return XetHash();
+  const XetHash root = Root();
+  return Keyed(salt.bytes(), root.data(), XetHash::kSize);
+}
+
 }  // namespace modelhub::xet

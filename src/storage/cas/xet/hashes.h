@@ -51,6 +51,24 @@ inline XetHash XorbHash(std::span<const MerkleNode> chunks) { return MerkleRoot(
 // empty file. The Hub uses the zero salt.
 XetHash FileHash(std::span<const MerkleNode> chunks, const XetHash& salt = XetHash());
 
+// The Merkle root (and file hash) of a stream of leaves without keeping them:
+// memory is O(levels · max group), the same result as MerkleRoot/FileHash on
+// the whole list. Used to hash files of any size while they stream in.
+class MerkleBuilder {
+ public:
+  void Add(const MerkleNode& leaf) { Push(0, leaf); }
+  // Root of everything added (the zero hash when nothing was). Ends the stream.
+  XetHash Root();
+  XetHash FileHash(const XetHash& salt = XetHash()) ;
+  uint64_t leaves() const { return counts_.empty() ? 0 : counts_[0]; }
+
+ private:
+  void Push(size_t level, const MerkleNode& node);
+  void CloseGroup(size_t level);
+  std::vector<std::vector<MerkleNode>> pending_;  // per level: nodes of the open group
+  std::vector<uint64_t> counts_;                  // per level: nodes pushed so far
+};
+
 // Term verification hash of a file term covering a xorb's chunk range [a, b): BLAKE3-keyed(
 // kVerificationKey, raw bytes of chunk_hash[a] .. chunk_hash[b-1]). Pass exactly that range.
 XetHash VerificationHash(std::span<const XetHash> range_chunk_hashes);

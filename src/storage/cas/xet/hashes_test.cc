@@ -154,3 +154,28 @@ TEST(XetHashes, EdgeCases) {
 
 }  // namespace
 }  // namespace modelhub::xet
+
+namespace modelhub::xet {
+namespace {
+
+TEST(MerkleBuilderTest, StreamingEqualsBatch) {
+  std::vector<MerkleNode> leaves;
+  for (uint64_t n = 0; n <= 3000; ++n) {
+    std::string seed = std::to_string(n);
+    if (n >= 300 && n % 97 != 0) {
+      leaves.push_back(MerkleNode{ChunkHash(seed.data(), seed.size()), 1000 + n});
+      continue;
+    }
+    MerkleBuilder b;
+    for (const auto& l : leaves) b.Add(l);
+    ASSERT_EQ(b.Root(), MerkleRoot(leaves)) << n << " leaves";
+    MerkleBuilder f;
+    for (const auto& l : leaves) f.Add(l);
+    XetHash salt = ChunkHash("salt", 4);
+    ASSERT_EQ(f.FileHash(salt), FileHash(leaves, salt)) << n << " leaves";
+    leaves.push_back(MerkleNode{ChunkHash(seed.data(), seed.size()), 1000 + n});
+  }
+}
+
+}  // namespace
+}  // namespace modelhub::xet
