@@ -59,7 +59,7 @@ proc_cpu() {
 
 # xorb_bytes DATA_DIR: bytes of the files under DATA_DIR/blobs/xorbs.
 xorb_bytes() {
-  if [[ -d $1/blobs/xorbs ]]; then find "$1/blobs/xorbs" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}'
+  if [[ -d $1/blobs/xorbs ]]; then find "$1/blobs/xorbs" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f\n", s}'
   else echo 0; fi
 }
 
