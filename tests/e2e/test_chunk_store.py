@@ -11,7 +11,8 @@ The generator is bench/chunkstore/variants_corpus.py (shared with bench/chunksto
 
 Knobs: MODELHUB_E2E_CS_MB  size of the base model in MiB (default 1024; e.g. 128 for a quick run).
 Printed figures (pytest -s; MB = 10^6 bytes) are also written to tests/e2e/.results/chunk_store.txt.
-The gc/fsck tests skip while `modelhub admin gc` / `admin fsck` do not exist in the binary.
+The gc/fsck/stats tests need `modelhub admin gc`, `fsck` and `stats` (in the build since 3078f69;
+a missing subcommand fails the test).
 """
 
 from __future__ import annotations
