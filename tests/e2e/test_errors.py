@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -527,3 +528,29 @@ def test_traversal_urls_are_refused(hub, target, url):
     assert r.status_code in (400, 404), describe(r)
     assert b"[core]" not in r.content and b"root:" not in r.content, describe(r)
     assert r.json().get("error"), describe(r)
+
+
+def test_pathological_gitattributes_pattern_answers_fast(hub, tmp_path):
+    """A preupload carrying a .gitattributes pattern with many trailing slashes and a deep path must not pin
+    a worker (pattern matching must stay polynomial). Runs on its own server, killed afterwards."""
+    from _hub import start_hub
+
+    own = start_hub(tmp_path / "patterns")
+    try:
+        own.create_user("alice")
+        token = own.create_token("alice", "write", "patterns")
+        requests.post(f"{own.endpoint}/api/repos/create", json={"name": "p", "type": "model"},
+                      headers=bearer(token), timeout=30).raise_for_status()
+        body = {"files": [{"path": "/".join(["d"] * 34) + "/f.txt", "size": 3, "sample": b64(b"hi\n")}],
+                "gitAttributes": "x" + "/" * 16 + " filter=lfs\n"}
+        t0 = time.monotonic()
+        try:
+            r = requests.post(f"{own.endpoint}/api/models/alice/p/preupload/main", json=body, headers=bearer(token),
+                              timeout=10)
+        except requests.Timeout:
+            pytest.fail("preupload with a 16-trailing-slash .gitattributes pattern and a 34-level path did not "
+                        "answer within 10 s (exponential pattern matching)")
+        assert time.monotonic() - t0 < 5, f"took {time.monotonic() - t0:.1f} s"
+        assert r.status_code in (200, 400, 422), describe(r)
+    finally:
+        own.stop(timeout=5)
