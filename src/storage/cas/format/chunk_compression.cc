@@ -2,6 +2,7 @@
 
 #include <lz4frame.h>
 
+#include <array>
 #include <bit>
 #include <algorithm>
 #include <cmath>
@@ -32,10 +33,35 @@ const char* CompressionSchemeName(CompressionScheme s) {
 
 bool IsValidCompressionScheme(uint8_t wire_value) { return wire_value <= 2; }
 
+namespace {
+// Bits set per byte value. A table: without -mpopcnt (the build targets baseline
+// x86-64) std::popcount is a library call per byte, which profiling showed to be
+// a third of ingest CPU.
+constexpr std::array<uint8_t, 256> MakePopcountTable() {
+  std::array<uint8_t, 256> t{};
+  for (int v = 0; v < 256; ++v) t[size_t(v)] = uint8_t(std::popcount(static_cast<unsigned>(v)));
+  return t;
+}
+constexpr std::array<uint8_t, 256> kPopcount = MakePopcountTable();
+}  // namespace
+
 void Bg4Predictor::Add(std::string_view data, size_t offset) {
-  for (size_t i = 0; i < data.size(); ++i) {
-    hist_[(i + offset) % 4][std::popcount(static_cast<uint8_t>(data[i]))]++;
+  const auto* p = reinterpret_cast<const uint8_t*>(data.data());
+  const size_t n = data.size();
+  size_t i = 0;
+  // Unrolled by 4 so each plane's counter is addressed without a modulo per byte.
+  const size_t phase = offset % 4;
+  auto& h0 = hist_[phase % 4];
+  auto& h1 = hist_[(phase + 1) % 4];
+  auto& h2 = hist_[(phase + 2) % 4];
+  auto& h3 = hist_[(phase + 3) % 4];
+  for (; i + 4 <= n; i += 4) {
+    h0[kPopcount[p[i]]]++;
+    h1[kPopcount[p[i + 1]]]++;
+    h2[kPopcount[p[i + 2]]]++;
+    h3[kPopcount[p[i + 3]]]++;
   }
+  for (; i < n; ++i) hist_[(i + offset) % 4][kPopcount[p[i]]]++;
 }
 
 bool Bg4Predictor::Bg4Recommended() const {
