@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <thread>
+#include <deque>
+#include <condition_variable>
 
 #include <fmt/format.h>
 
@@ -234,6 +237,9 @@ Status ChunkIngest::Finish() {
 
 namespace {
 
+// Decoding (read, decompress, hash-check) runs one block ahead on a helper
+// thread for long reads, so it overlaps with sending the previous block: on a
+// download the two halves of the work use two cores.
 class ReconstructionReader : public BlobReader {
  public:
   ReconstructionReader(ChunkStore* store, std::vector<FileTerm> terms, int64_t offset, int64_t length)
@@ -244,14 +250,24 @@ class ReconstructionReader : public BlobReader {
       pos += t.bytes;
     }
   }
+  ~ReconstructionReader() override {
+    if (producer_.joinable()) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        stop_ = true;
+      }
+      cv_.notify_all();
+      producer_.join();
+    }
+  }
 
   Result<size_t> Read(char* buf, size_t n) override {
     if (remaining_ <= 0) return size_t(0);
-    if (buf_pos_ >= buf_.size()) MH_RETURN_IF_ERROR(Fill());
-    size_t avail = buf_.size() - buf_pos_;
+    if (cur_pos_ >= cur_.data.size()) MH_RETURN_IF_ERROR(NextBlock());
+    size_t avail = cur_.data.size() - cur_pos_;
     size_t take = size_t(std::min<int64_t>({int64_t(n), int64_t(avail), remaining_}));
-    std::memcpy(buf, buf_.data() + buf_pos_, take);
-    buf_pos_ += take;
+    std::memcpy(buf, cur_.data.data() + cur_pos_, take);
+    cur_pos_ += take;
     offset_ += int64_t(take);
     remaining_ -= int64_t(take);
     store_->counters().bytes_served += int64_t(take);
@@ -260,45 +276,124 @@ class ReconstructionReader : public BlobReader {
   int64_t remaining() const override { return remaining_; }
 
  private:
-  // Decodes the chunks holding offset_ (up to kReadBlockBytes of storage) into buf_.
-  Status Fill() {
-    auto it = std::upper_bound(starts_.begin(), starts_.end(), offset_);
-    if (it == starts_.begin()) return Status::Internal("offset before the first term");
+  struct Block {
+    Status status;
+    std::string data;
+    size_t skip = 0;  // bytes before the wanted offset in data
+  };
+
+  Status NextBlock() {
+    if (remaining_ <= kPrefetchMin) {
+      // Short reads: decode inline, no thread.
+      Block b = Decode(offset_, remaining_);
+      MH_RETURN_IF_ERROR(b.status);
+      cur_ = std::move(b);
+      cur_pos_ = cur_.skip;
+      return Status::Ok();
+    }
+    if (!producer_.joinable()) {
+      prod_offset_ = offset_;
+      prod_remaining_ = remaining_;
+      producer_ = std::thread([this] { Produce(); });
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return !queue_.empty(); });
+    Block b = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    cv_.notify_all();
+    MH_RETURN_IF_ERROR(b.status);
+    cur_ = std::move(b);
+    cur_pos_ = cur_.skip;
+    return Status::Ok();
+  }
+
+  void Produce() {
+    while (prod_remaining_ > 0) {
+      Block b = Decode(prod_offset_, prod_remaining_);
+      bool failed = !b.status.ok();
+      int64_t usable = failed ? 0 : std::min<int64_t>(int64_t(b.data.size() - b.skip), prod_remaining_);
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return queue_.size() < 2 || stop_; });
+        if (stop_) return;
+        queue_.push_back(std::move(b));
+      }
+      cv_.notify_all();
+      if (failed || usable <= 0) return;
+      prod_offset_ += usable;
+      prod_remaining_ -= usable;
+    }
+  }
+
+  // Decodes the chunks holding `offset` (up to kReadBlockBytes of storage, and no
+  // further than offset + remaining needs).
+  Block Decode(int64_t offset, int64_t remaining) {
+    Block b;
+    auto it = std::upper_bound(starts_.begin(), starts_.end(), offset);
+    if (it == starts_.begin()) {
+      b.status = Status::Internal("offset before the first term");
+      return b;
+    }
     size_t ti = size_t(it - starts_.begin()) - 1;
     const FileTerm& t = terms_[ti];
-    int64_t in_term = offset_ - starts_[ti];
-    MH_ASSIGN_OR_RETURN(auto footer, store_->LoadFooter(t.xorb));
-    const auto& ue = footer->unpacked_ends;
-    const auto& ce = footer->chunk_ends;
-    if (t.chunk_end > ue.size()) return Status::Corruption("file term beyond the end of xorb " + t.xorb.ToHex());
+    int64_t in_term = offset - starts_[ti];
+    auto footer = store_->LoadFooter(t.xorb);
+    if (!footer.ok()) {
+      b.status = footer.status();
+      return b;
+    }
+    const auto& ue = (*footer)->unpacked_ends;
+    const auto& ce = (*footer)->chunk_ends;
+    if (t.chunk_end > ue.size()) {
+      b.status = Status::Corruption("file term beyond the end of xorb " + t.xorb.ToHex());
+      return b;
+    }
     uint32_t base = t.chunk_start == 0 ? 0 : ue[t.chunk_start - 1];
     uint64_t want = uint64_t(base) + uint64_t(in_term);
     // First chunk whose unpacked end is past `want`.
     uint32_t k = uint32_t(std::upper_bound(ue.begin() + t.chunk_start, ue.begin() + t.chunk_end, want) - ue.begin());
-    if (k >= t.chunk_end) return Status::Corruption("file term sizes disagree with xorb " + t.xorb.ToHex());
+    if (k >= t.chunk_end) {
+      b.status = Status::Corruption("file term sizes disagree with xorb " + t.xorb.ToHex());
+      return b;
+    }
     // Extend while the storage read stays within the block budget and bytes are still wanted.
     uint32_t end = k + 1;
     uint32_t first_off = k == 0 ? 0 : ce[k - 1];
-    int64_t need_end = int64_t(want) + remaining_;
+    int64_t need_end = int64_t(want) + remaining;
     while (end < t.chunk_end && int64_t(ce[end] - first_off) <= kReadBlockBytes && int64_t(ue[end - 1]) < need_end) {
       ++end;
     }
-    buf_.clear();
-    MH_ASSIGN_OR_RETURN(int64_t read, store_->ReadChunks(t.xorb, k, end, &buf_));
-    store_->counters().bytes_read += read;
+    auto read = store_->ReadChunks(t.xorb, k, end, &b.data);
+    if (!read.ok()) {
+      b.status = read.status();
+      return b;
+    }
+    store_->counters().bytes_read += *read;
     uint32_t chunk_base = k == 0 ? 0 : ue[k - 1];
-    buf_pos_ = size_t(want - chunk_base);
-    if (buf_pos_ > buf_.size()) return Status::Corruption("decoded fewer bytes than the footer says");
-    return Status::Ok();
+    b.skip = size_t(want - chunk_base);
+    if (b.skip >= b.data.size()) b.status = Status::Corruption("decoded fewer bytes than the footer says");
+    return b;
   }
+
+  static constexpr int64_t kPrefetchMin = 16 << 20;
 
   ChunkStore* store_;
   std::vector<FileTerm> terms_;
   std::vector<int64_t> starts_;
   int64_t offset_;
   int64_t remaining_;
-  std::string buf_;
-  size_t buf_pos_ = 0;
+  Block cur_;
+  size_t cur_pos_ = 0;
+
+  // Producer state: touched only by the producer thread once it runs.
+  int64_t prod_offset_ = 0;
+  int64_t prod_remaining_ = 0;
+  std::thread producer_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Block> queue_;  // guarded by mu_
+  bool stop_ = false;        // guarded by mu_
 };
 
 }  // namespace
