@@ -116,10 +116,12 @@ class Globber {
   Globber(std::string_view p, std::string_view t, bool pathname, bool dir_prefix = false)
       : p(p), t(t), pathname(pathname), dir_prefix(dir_prefix) {}
   bool Match(size_t pi0, size_t ti0) {
-    uint64_t key = (uint64_t(pi0) << 32) | uint64_t(ti0);
-    if (failed_.count(key) != 0) return false;
+    // One bit per (pattern offset, text offset): bounded memory, no per-state allocation.
+    if (failed_.empty()) failed_.assign((p.size() + 1) * (t.size() + 1), false);
+    size_t key = pi0 * (t.size() + 1) + ti0;
+    if (failed_[key]) return false;
     bool ok = MatchFrom(pi0, ti0);
-    if (!ok) failed_.insert(key);
+    if (!ok) failed_[key] = true;
     return ok;
   }
 
@@ -128,7 +130,7 @@ class Globber {
   std::string_view p, t;
   bool pathname;
   bool dir_prefix;
-  std::unordered_set<uint64_t> failed_;
+  std::vector<bool> failed_;
 };
 
 bool Globber::MatchFrom(size_t pi, size_t ti) {
@@ -262,9 +264,10 @@ bool SplitAttrLine(std::string_view line, std::string& pattern, std::vector<std:
 }  // namespace
 
 bool GitPatternMatch(std::string_view pattern, std::string_view path) {
-  // Patterns longer than any valid path cannot be meant seriously; they never match
-  // (this also bounds the matcher's work: at most |pattern|·|path| states).
-  if (pattern.empty() || pattern.size() > 2 * kMaxPathBytes) return false;
+  // Patterns longer than any pattern a valid path needs never match; this also bounds the
+  // matcher's work and memory: at most |pattern|·|path| states, one bit each.
+  // (LfsAttributeLine writes up to 11 bytes per path byte: "[[:space:]]".)
+  if (pattern.empty() || pattern.size() > 12 * kMaxPathBytes || path.size() > 4 * kMaxPathBytes) return false;
   std::string_view pat = pattern;
   bool anchored = false;
   if (pat.front() == '/') {

@@ -80,6 +80,9 @@ TEST(PathRules, AttributeLineForQuotedNames) {
                         std::string("!y.bin")}) {
     EXPECT_TRUE(IsLfsTracked(LfsAttributeLine(p), p)) << p;
   }
+  // Found by fuzz_path_rules in CI: a 219-byte name of mostly spaces ("[[:space:]]" each).
+  std::string spaces = std::string(200, ' ') + "W" + std::string(18, ' ');
+  EXPECT_TRUE(IsLfsTracked(LfsAttributeLine(spaces), spaces));
 }
 
 }  // namespace modelhub
