@@ -1,7 +1,6 @@
 #include "repo/path_rules.h"
 
 #include <cctype>
-#include <unordered_set>
 
 #include <fmt/format.h>
 
