@@ -24,6 +24,8 @@
 // quarantined objects (GIT_OBJECT_DIRECTORY + GIT_ALTERNATE_OBJECT_DIRECTORIES).
 #include "server/git_hook.h"
 
+#include "repo/libgit2_util.h"
+
 #include <git2.h>
 
 #include <cstdlib>
@@ -45,19 +47,16 @@ namespace modelhub {
 
 namespace {
 
-template <typename T, void (*Free)(T*)>
-struct Deleter {
-  void operator()(T* p) const { Free(p); }
-};
-using RepoPtr = std::unique_ptr<git_repository, Deleter<git_repository, git_repository_free>>;
-using ObjectPtr = std::unique_ptr<git_object, Deleter<git_object, git_object_free>>;
-using CommitPtr = std::unique_ptr<git_commit, Deleter<git_commit, git_commit_free>>;
-using TreePtr = std::unique_ptr<git_tree, Deleter<git_tree, git_tree_free>>;
-using DiffPtr = std::unique_ptr<git_diff, Deleter<git_diff, git_diff_free>>;
-using RevwalkPtr = std::unique_ptr<git_revwalk, Deleter<git_revwalk, git_revwalk_free>>;
-using OdbPtr = std::unique_ptr<git_odb, Deleter<git_odb, git_odb_free>>;
-using OdbObjectPtr = std::unique_ptr<git_odb_object, Deleter<git_odb_object, git_odb_object_free>>;
-using ReferencePtr = std::unique_ptr<git_reference, Deleter<git_reference, git_reference_free>>;
+// The libgit2 RAII wrappers are the repo layer's (repo/libgit2_util.h).
+using RepoPtr = git::RepositoryPtr;
+using git::CommitPtr;
+using git::DiffPtr;
+using git::ObjectPtr;
+using git::OdbObjectPtr;
+using git::OdbPtr;
+using git::ReferencePtr;
+using git::RevwalkPtr;
+using git::TreePtr;
 
 constexpr char kHeads[] = "refs/heads/";
 constexpr char kTags[] = "refs/tags/";
