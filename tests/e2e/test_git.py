@@ -173,8 +173,15 @@ def test_fetch_with_gzip_request_body(hub, api, git_env, tmp_path):
     dest = tmp_path / "work"
     git(git_env, "clone", authed(hub, "alice", rid), str(dest))
     git(git_env, "checkout", "-q", "-b", "local", cwd=dest)
+    # Local commits dated after everything on the server, so git's negotiation sends them (unknown to
+    # the server) first and the request grows past git's 1 KiB gzip threshold; with equal timestamps the
+    # common commit could come first and end negotiation early (seen as a flake).
     for i in range(60):
-        commit_file(git_env, dest, "local.txt", f"{i}\n", f"local {i}")
+        (dest / "local.txt").write_text(f"{i}\n")
+        git(git_env, "add", "local.txt", cwd=dest)
+        date = f"{2000000000 + i} +0000"
+        git(git_env, "commit", "-q", "-m", f"local {i}", cwd=dest,
+            extra_env={"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date})
     api.upload_file(path_or_fileobj=b"new\n", path_in_repo="remote.txt", repo_id=rid)
     cp = git(git_env, "fetch", "origin", cwd=dest, extra_env={"GIT_TRACE_CURL": "1", "GIT_TRACE_CURL_NO_DATA": "1"})
     assert "Content-Encoding: gzip" in cp.stderr, "expected git to gzip the upload-pack request"
