@@ -106,7 +106,7 @@ struct UploadSession {
 };
 
 // ---- Chunk store records (docs/formats/chunk-store.md). Hashes are 64-char
-// lowercase hex of the raw 32 bytes (not the Xet hex form).
+// lowercase hex in the Xet hex form (XetHash::ToHex); sha256s are plain hex.
 struct XorbRecord {
   std::string hash;
   int64_t stored_bytes = 0;  // serialized size in the blob store

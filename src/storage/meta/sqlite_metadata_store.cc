@@ -138,7 +138,17 @@ WITH RECURSIVE t(sha256, terms, i) AS (
   SELECT sha256, terms, i + 1 FROM t WHERE (i + 2) * 44 <= length(terms)
 )
 INSERT OR IGNORE INTO xorb_files (xorb_hash, sha256)
-  SELECT lower(hex(substr(terms, i * 44 + 1, 32))), sha256 FROM t;
+  SELECT lower(hex(substr(terms, i * 44 + 8, 1) || substr(terms, i * 44 + 7, 1) ||
+    substr(terms, i * 44 + 6, 1) || substr(terms, i * 44 + 5, 1) || substr(terms, i * 44 + 4, 1) ||
+    substr(terms, i * 44 + 3, 1) || substr(terms, i * 44 + 2, 1) || substr(terms, i * 44 + 1, 1) ||
+    substr(terms, i * 44 + 16, 1) || substr(terms, i * 44 + 15, 1) || substr(terms, i * 44 + 14, 1) ||
+    substr(terms, i * 44 + 13, 1) || substr(terms, i * 44 + 12, 1) || substr(terms, i * 44 + 11, 1) ||
+    substr(terms, i * 44 + 10, 1) || substr(terms, i * 44 + 9, 1) || substr(terms, i * 44 + 24, 1) ||
+    substr(terms, i * 44 + 23, 1) || substr(terms, i * 44 + 22, 1) || substr(terms, i * 44 + 21, 1) ||
+    substr(terms, i * 44 + 20, 1) || substr(terms, i * 44 + 19, 1) || substr(terms, i * 44 + 18, 1) ||
+    substr(terms, i * 44 + 17, 1) || substr(terms, i * 44 + 32, 1) || substr(terms, i * 44 + 31, 1) ||
+    substr(terms, i * 44 + 30, 1) || substr(terms, i * 44 + 29, 1) || substr(terms, i * 44 + 28, 1) ||
+    substr(terms, i * 44 + 27, 1) || substr(terms, i * 44 + 26, 1) || substr(terms, i * 44 + 25, 1))), sha256 FROM t;
 )sql"},
 };
 
