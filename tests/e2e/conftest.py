@@ -107,6 +107,17 @@ def anon_api(hub):
     return HfApi(endpoint=hub.endpoint, token=False)
 
 
+@pytest.fixture(params=["xet", "lfs"])
+def transfer(request, monkeypatch) -> str:
+    """Runs a test twice: huggingface_hub with hf_xet (the default: Xet CAS uploads and downloads), and
+    with Xet switched off (LFS batch uploads, plain resolve downloads)."""
+    if request.param == "lfs":
+        from huggingface_hub import constants
+
+        monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    return request.param
+
+
 @pytest.fixture
 def fresh_cache(tmp_path, monkeypatch):
     """A private HF cache for one test, so downloads really hit the server."""
