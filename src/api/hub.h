@@ -138,6 +138,10 @@ class Hub {
   std::string SignedFetchUrl(const xet::XetHash& xorb, uint64_t first, uint64_t last) const;
   // X-Xet-Hash and the Link to the read token on resolve responses of Xet-stored files.
   void AddXetFileHeaders(Response& resp, const RepoRecord& rec, const std::string& commit, const std::string& xet_hash);
+  // @huggingface/hub asks resolve for "Accept: application/vnd.xet-fileinfo+json": it then downloads
+  // through the CAS with the headers of AddXetFileHeaders (the body is informational).
+  static bool WantsXetFileInfo(const Request& req);
+  Status ServeXetFileInfo(Response& resp, const std::string& oid, int64_t size, const std::string& xet_hash);
   // The Xet file hash of a stored LFS object ("" if unknown or Xet is disabled).
   std::string XetHashOf(const std::string& oid);
   // The LFS batch "upload" action of transfer "xet" (token refresh URL + X-Xet-* headers).

@@ -433,7 +433,9 @@ Status Hub::HandleResolve(Request& req, Response& resp, RepoRef& repo, const std
   MH_ASSIGN_OR_RETURN(std::string blob, git->ReadBlob(st->oid));
   if (!raw && st->size < 1024) {
     if (auto ptr = ParseLfsPointer(blob)) {
-      AddXetFileHeaders(resp, repo.rec, commit, XetHashOf(ptr->oid));
+      std::string xet_hash = XetHashOf(ptr->oid);
+      AddXetFileHeaders(resp, repo.rec, commit, xet_hash);
+      if (!xet_hash.empty() && WantsXetFileInfo(req)) return ServeXetFileInfo(resp, ptr->oid, ptr->size, xet_hash);
       return ServeLfsObject(req, resp, ptr->oid, ptr->size);
     }
   }

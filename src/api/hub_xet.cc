@@ -57,6 +57,21 @@ std::string Hub::XetHashOf(const std::string& oid) {
   return f.ok() ? f->xet_hash : "";
 }
 
+bool Hub::WantsXetFileInfo(const Request& req) {
+  auto accept = req.Header("accept");
+  return accept && accept->find("application/vnd.xet-fileinfo+json") != std::string_view::npos;
+}
+
+Status Hub::ServeXetFileInfo(Response& resp, const std::string& oid, int64_t size, const std::string& xet_hash) {
+  resp.SetHeader("ETag", "\"" + oid + "\"");
+  resp.SetHeader("X-Linked-Etag", "\"" + oid + "\"");
+  resp.SetHeader("X-Linked-Size", std::to_string(size));
+  resp.SetHeader("Vary", "Accept");
+  WriteJson(resp, 200, json{{"hash", xet_hash}, {"size", size}, {"sha256", oid}, {"casUrl", CasUrl()}});
+  resp.SetHeader("Content-Type", "application/vnd.xet-fileinfo+json");
+  return Status::Ok();
+}
+
 // ---- Hub side: tokens ------------------------------------------------------------------------
 
 Status Hub::HandleXetToken(Request& req, Response& resp, RepoRef& repo, bool write) {
@@ -183,7 +198,6 @@ Status Hub::RouteCas(Request& req, Response& resp, const std::vector<std::string
   }
   if (what == "reconstructions" && n == 5 && m == "GET") {
     resp.route = "xet_reconstruction";
-    if (v2) return Status::NotImplemented("Use /v1/reconstructions");
     MH_ASSIGN_OR_RETURN(XetTokenClaims c, XetAuth(req, false));
     MH_ASSIGN_OR_RETURN(xet::XetHash file_hash, HashSegment(segs[4], "file"));
     auto file = meta_->GetFileByXetHash(file_hash.ToHex());
@@ -205,14 +219,21 @@ Status Hub::RouteCas(Request& req, Response& resp, const std::vector<std::string
                        {"unpacked_length", t.unpacked},
                        {"range", {{"start", t.chunk_start}, {"end", t.chunk_end}}}});
     }
+    // One signed URL per merged range: V1 "fetch_info", or V2 "xorbs" entries of a single range each
+    // (a client sends an entry's ranges in one Range header; one range needs no multipart answer).
     json fetch = json::object();
     for (const auto& f : r.fetch) {
-      fetch[f.xorb.ToHex()].push_back({{"range", {{"start", f.chunk_start}, {"end", f.chunk_end}}},
-                                       {"url", SignedFetchUrl(f.xorb, f.byte_first, f.byte_last)},
-                                       {"url_range", {{"start", f.byte_first}, {"end", f.byte_last}}}});
+      json chunks = {{"start", f.chunk_start}, {"end", f.chunk_end}};
+      json bytes = {{"start", f.byte_first}, {"end", f.byte_last}};
+      std::string url = SignedFetchUrl(f.xorb, f.byte_first, f.byte_last);
+      if (v2) {
+        fetch[f.xorb.ToHex()].push_back({{"url", url}, {"ranges", json::array({{{"chunks", chunks}, {"bytes", bytes}}})}});
+      } else {
+        fetch[f.xorb.ToHex()].push_back({{"range", chunks}, {"url", url}, {"url_range", bytes}});
+      }
     }
     WriteJson(resp, 200,
-              json{{"offset_into_first_range", r.offset_into_first_range}, {"terms", terms}, {"fetch_info", fetch}});
+              json{{"offset_into_first_range", r.offset_into_first_range}, {"terms", terms}, {v2 ? "xorbs" : "fetch_info", fetch}});
     return Status::Ok();
   }
   if (what == "chunks" && n == 6 && m == "GET" && !v2) {

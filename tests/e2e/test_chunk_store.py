@@ -101,7 +101,8 @@ def need_admin(hub, *subs: str) -> None:
 
 
 def gc(hub, grace: int = 0) -> subprocess.CompletedProcess:
-    cp = admin_cmd(hub, "gc", "--grace-seconds", str(grace))
+    # Xorbs too: no Xet client of this module holds cached shards naming them (uploads here are LFS).
+    cp = admin_cmd(hub, "gc", "--grace-seconds", str(grace), "--xorb-grace-seconds", str(grace))
     assert cp.returncode == 0, f"admin gc failed ({cp.returncode}):\n{cp.stdout}\n{cp.stderr}"
     return cp
 
@@ -387,7 +388,7 @@ def test_gc_during_concurrent_uploads(hub, api, corpus, tmp_path):
         t.start()
     gc_runs, gc_fail = 0, []
     while any(t.is_alive() for t in threads) or gc_runs == 0:
-        cp = admin_cmd(hub, "gc", "--grace-seconds", "0")
+        cp = admin_cmd(hub, "gc", "--grace-seconds", "0", "--xorb-grace-seconds", "0")
         gc_runs += 1
         if cp.returncode != 0:
             gc_fail.append(f"exit {cp.returncode}: {cp.stdout[-500:]} {cp.stderr[-500:]}")

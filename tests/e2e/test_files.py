@@ -434,12 +434,6 @@ def test_upload_folder_many_inline_megabytes(hub, api, scratch):
     tree = {e.path: e for e in api.list_repo_tree(rid)}
     for name in expected:
         assert tree[name].lfs is None, f"{name} is < 10 MB text: preupload should answer regular"
-    c1 = server_counters(hub.endpoint)
     out = Path(snapshot_download(rid, cache_dir=scratch / "cache"))
-    down = counters_delta(c1, server_counters(hub.endpoint))
-    if transfer == "xet":  # random data: xorb ranges are about as large as the files
-        assert down["xet_xorb_bytes_served"] >= large_bytes * 0.99 and down["bytes_served"] == 0, down
-    else:
-        assert down["bytes_served"] >= large_bytes and down["xet_xorb_bytes_served"] == 0, down
     for name, digest in expected.items():
         assert sha256_file(out / name) == digest, name

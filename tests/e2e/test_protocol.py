@@ -219,14 +219,24 @@ def test_lfs_locks_verify(hub, repo):
     assert isinstance(body.get("ours"), list) and isinstance(body.get("theirs"), list), body
 
 
-def test_js_fileinfo_accept_gets_plain_bytes(hub, repo):
-    """@huggingface/hub asks for application/vnd.xet-fileinfo+json; without that content type in the
-    answer it reads the bytes as usual (the Xet headers are there for the Python client)."""
-    rid, *_ = repo
-    r = requests.get(f"{hub.endpoint}/{rid}/resolve/main/model.safetensors",
-                     headers={"Accept": "application/vnd.xet-fileinfo+json, */*", "Range": "bytes=0-0"}, timeout=30)
-    assert r.status_code == 206 and "xet" not in r.headers.get("content-type", ""), describe(r)
-    assert r.headers.get("Content-Range") == "bytes 0-0/4096", describe(r)
+def test_js_fileinfo_negotiation(hub, repo):
+    """@huggingface/hub asks resolve for application/vnd.xet-fileinfo+json (with Range: bytes=0-0): a
+    Xet-stored file answers in that type with the headers its Xet download needs; a git-stored file,
+    or a request without that Accept, gets the bytes."""
+    rid, files, *_ = repo
+    accept = {"Accept": "application/vnd.xet-fileinfo+json, */*", "Range": "bytes=0-0"}
+    r = requests.get(f"{hub.endpoint}/{rid}/resolve/main/model.safetensors", headers=accept, timeout=30)
+    assert r.status_code == 200, describe(r)
+    assert r.headers["content-type"].startswith("application/vnd.xet-fileinfo+json"), describe(r)
+    assert r.headers["X-Linked-Size"] == "4096" and len(r.headers["X-Xet-Hash"]) == 64, describe(r)
+    assert 'rel="xet-auth"' in r.headers["Link"] and 'rel="xet-reconstruction-info"' in r.headers["Link"], describe(r)
+    assert r.json()["hash"] == r.headers["X-Xet-Hash"], r.text
+    plain = requests.get(f"{hub.endpoint}/{rid}/resolve/main/model.safetensors", headers={"Range": "bytes=0-0"},
+                         timeout=30)
+    assert plain.status_code == 206 and plain.headers.get("Content-Range") == "bytes 0-0/4096", describe(plain)
+    assert plain.content == files["model.safetensors"][:1]
+    small = requests.get(f"{hub.endpoint}/{rid}/resolve/main/dir/sub/deep.txt", headers=accept, timeout=30)
+    assert small.status_code == 206 and "xet" not in small.headers.get("content-type", ""), describe(small)
 
 
 def test_background_calls_answer_fast(hub):

@@ -169,6 +169,16 @@ def test_resolve_tree_and_token_endpoints_point_at_the_cas(hub, api, tmp_path):
     body = rec.json()
     assert sum(t["unpacked_length"] for t in body["terms"]) == len(data), body
     assert set(body["fetch_info"]) == {t["hash"] for t in body["terms"]}
+    # V2 (what the JS client reads, and hf_xet tries first): the same terms, one signed range per entry.
+    v2 = requests.get(f"{tok['casUrl']}/v2/reconstructions/{xet_hash}", headers={**cas_auth(tok), "Range": "bytes=0-99"},
+                      timeout=30)
+    assert v2.status_code == 200, describe(v2)
+    v2b = v2.json()
+    assert v2b["offset_into_first_range"] == 0 and v2b["terms"][0]["range"]["start"] == 0, v2b
+    entry = v2b["xorbs"][v2b["terms"][0]["hash"]][0]
+    rng = entry["ranges"][0]
+    got = requests.get(entry["url"], headers={"Range": f"bytes={rng['bytes']['start']}-{rng['bytes']['end']}"}, timeout=30)
+    assert got.status_code == 206 and len(got.content) == rng["bytes"]["end"] - rng["bytes"]["start"] + 1, describe(got)
 
 
 def test_reupload_with_one_percent_changed_transfers_little(hub, api, tmp_path):

@@ -1,0 +1,197 @@
+// fuzz_xet_cas: the Xet CAS storage side (storage/cas/xet_cas.h) and the Xet access tokens
+// (auth/xet_token.h) — the bytes of POST /v1/xorbs, POST /v1/shards, the Range of a reconstruction
+// and the bearer token of every CAS request.
+//
+// Setup (once per process): a local blob store + SQLite metadata in a temp folder, and one file
+// ingested through the chunk store (deterministic bytes), so shards and ranges can name real xorbs.
+//
+// Input: byte 0 selects the mode (mod 5), byte 1 the body chunking of the streamed xorb read;
+// the rest is `data`:
+//   0  PutXorb(hash = first 32 bytes of data, body = the rest), streamed in pieces
+//   1  PutXorb(hash = the real hash of the seeded file's first xorb, body = data)
+//   2  PutShard(data)
+//   3  PutShard(the valid upload shard of the seeded file with data applied as (offset, xor) pairs)
+//   4  VerifyXetToken(data) and Reconstruct(seeded file, range from data)
+//
+// Checks: nothing throws or crashes; errors are InvalidArgument / NotFound / TooLarge /
+// RangeNotSatisfiable / Unauthorized, never Internal or Corruption; an accepted xorb verifies in
+// storage; an accepted shard registers files whose content reads back with the registered sha256;
+// a reconstruction's terms add up to the requested range.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+
+#include "auth/xet_token.h"
+#include "common/fs.h"
+#include "crypto/sha256.h"
+#include "fuzz_util.h"
+#include "storage/blob/blob_store.h"
+#include "storage/cas/chunk_store.h"
+#include "storage/cas/format/shard.h"
+#include "storage/cas/xet/hashes.h"
+#include "storage/cas/xet_cas.h"
+#include "storage/meta/metadata_store.h"
+
+namespace modelhub {
+namespace {
+
+struct World {
+  std::string dir;
+  std::unique_ptr<BlobStore> blobs;
+  std::unique_ptr<MetadataStore> meta;
+  std::unique_ptr<ChunkStore> store;
+  std::unique_ptr<XetCas> cas;
+  FileRecord seeded;
+  std::string valid_shard;
+};
+
+World& GetWorld() {
+  static World* w = [] {
+    auto* w = new World;
+    const char* tmp = std::getenv("TMPDIR");
+    w->dir = std::string(tmp ? tmp : "/tmp") + "/fuzz_xet_cas-" + RandomHex(6);
+    w->blobs = std::move(OpenLocalBlobStore(w->dir + "/blobs")).value();
+    w->meta = std::move(OpenSqliteMetadataStore(w->dir + "/meta.db")).value();
+    w->store = std::make_unique<ChunkStore>(w->blobs.get(), w->meta.get());
+    w->cas = std::make_unique<XetCas>(w->store.get());
+    std::mt19937_64 rng(42);
+    std::string data(600'000, '\0');
+    for (auto& c : data) c = char(rng() % 7 == 0 ? 'x' : rng());
+    auto in = std::move(w->store->BeginIngest(Sha256Hex(data), int64_t(data.size()))).value();
+    FUZZ_CHECK(in->Write(data.data(), data.size()).ok(), "seed ingest");
+    FUZZ_CHECK(in->Finish().ok(), "seed ingest finish");
+    w->seeded = std::move(w->meta->GetFile(Sha256Hex(data))).value();
+    // The upload shard a Xet client would send for that file.
+    auto terms = std::move(ParseTerms(w->seeded.terms)).value();
+    xet::FileInfo f;
+    f.file_hash = std::move(xet::XetHash::FromHex(w->seeded.xet_hash)).value();
+    for (const auto& t : terms) {
+      auto footer = std::move(w->store->LoadFooter(t.xorb)).value();
+      f.terms.push_back(xet::FileTerm{t.xorb, 0, t.bytes, t.chunk_start, t.chunk_end});
+      f.verification.push_back(xet::VerificationHash(std::span<const xet::XetHash>(
+          footer->chunk_hashes.data() + t.chunk_start, t.chunk_end - t.chunk_start)));
+    }
+    Sha256 hasher;
+    hasher.Update(data);
+    std::string raw = hasher.FinalRaw();
+    xet::Sha256Digest d;
+    std::memcpy(d.data(), raw.data(), 32);
+    f.sha256 = d;
+    xet::ShardWriteOptions opts;
+    opts.full = false;
+    w->valid_shard = std::move(xet::SerializeShard(xet::Shard{{f}, {}}, opts)).value();
+    FUZZ_CHECK(w->cas->PutShard(w->valid_shard).ok(), "the seeded shard must be accepted");
+    return w;
+  }();
+  return *w;
+}
+
+void CheckError(const Status& s, const char* what, std::string_view input) {
+  switch (s.code()) {
+    case Code::kInvalidArgument:
+    case Code::kNotFound:
+    case Code::kTooLarge:
+    case Code::kRangeNotSatisfiable:
+    case Code::kUnauthorized:
+      return;
+    default:
+      FUZZ_CHECK(false, "{}: unexpected {} for {}", what, s.ToString(), fuzz::Quote(input));
+  }
+}
+
+XetCas::ReadFn Pieces(std::string_view body, size_t piece) {
+  auto pos = std::make_shared<size_t>(0);
+  return [body, pos, piece](char* buf, size_t n) -> Result<size_t> {
+    size_t take = std::min({n, piece, body.size() - *pos});
+    std::memcpy(buf, body.data() + *pos, take);
+    *pos += take;
+    return take;
+  };
+}
+
+void FuzzXorb(World& w, const xet::XetHash& hash, std::string_view body, size_t piece) {
+  auto r = w.cas->PutXorb(hash, Pieces(body, piece), int64_t(body.size()));
+  if (!r.ok()) return CheckError(r.status(), "PutXorb", body);
+  FUZZ_CHECK(w.store->VerifyStoredXorb(hash).ok(), "an accepted xorb must verify in storage");
+}
+
+void FuzzShard(World& w, std::string_view body) {
+  auto r = w.cas->PutShard(body);
+  if (!r.ok()) return CheckError(r.status(), "PutShard", body);
+  for (const auto& f : *r) {
+    auto reader = w.store->Open(f.sha256);
+    FUZZ_CHECK(reader.ok(), "a registered file must open");
+    Sha256 h;
+    char buf[65536];
+    while (true) {
+      auto n = (*reader)->Read(buf, sizeof buf);
+      FUZZ_CHECK(n.ok(), "a registered file must read back: {}", n.status().ToString());
+      if (*n == 0) break;
+      h.Update(buf, *n);
+    }
+    FUZZ_CHECK(h.FinalHex() == f.sha256, "registered sha256 must match the content");
+  }
+}
+
+}  // namespace
+}  // namespace modelhub
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
+  using namespace modelhub;
+  if (size < 2) return 0;
+  World& w = GetWorld();
+  const int mode = bytes[0] % 5;
+  const size_t piece = 1 + bytes[1] * 97;
+  std::string_view data(reinterpret_cast<const char*>(bytes) + 2, size - 2);
+  switch (mode) {
+    case 0: {
+      if (data.size() < 32) return 0;
+      FuzzXorb(w, xet::XetHash::FromRaw(data.data()), data.substr(32), piece);
+      break;
+    }
+    case 1: {
+      auto terms = std::move(ParseTerms(w.seeded.terms)).value();
+      FuzzXorb(w, terms[0].xorb, data, piece);
+      break;
+    }
+    case 2:
+      FuzzShard(w, data);
+      break;
+    case 3: {
+      std::string shard = w.valid_shard;
+      for (size_t i = 0; i + 2 < data.size(); i += 3) {
+        size_t at = (uint8_t(data[i]) | size_t(uint8_t(data[i + 1])) << 8) % shard.size();
+        shard[at] = char(shard[at] ^ data[i + 2]);
+      }
+      FuzzShard(w, shard);
+      break;
+    }
+    case 4: {
+      auto t = VerifyXetToken("fuzz key", data, 1000);
+      if (!t.ok()) CheckError(t.status(), "VerifyXetToken", data);
+      if (data.size() >= 16) {
+        uint64_t a = 0, b = 0;
+        std::memcpy(&a, data.data(), 8);
+        std::memcpy(&b, data.data() + 8, 8);
+        a %= uint64_t(w.seeded.size) + 10;
+        b %= uint64_t(w.seeded.size) + 10;
+        auto r = w.cas->Reconstruct(w.seeded, std::make_pair(a, b));
+        if (!r.ok()) {
+          CheckError(r.status(), "Reconstruct", data);
+        } else {
+          uint64_t total = 0;
+          for (const auto& term : r->terms) total += term.unpacked;
+          uint64_t end = std::min<uint64_t>(b + 1, uint64_t(w.seeded.size));
+          FUZZ_CHECK(total >= r->offset_into_first_range + (end - a), "terms cover the range");
+        }
+      }
+      break;
+    }
+  }
+  return 0;
+}
