@@ -180,3 +180,24 @@ def test_hf036_xet_download(hub, default_run):
     # LFS files came through hf_xet (no GET /resolve for them); small git files still use GET /resolve.
     assert count(default_run, "download", "GET hub:resolve") <= len(REGULAR_PATHS), routes
     check_bytes(default_run)
+
+
+def test_cas_statuses_hf_xet_falls_back_on(hub, default_run):
+    """hf_xet 1.8.0 (in both venvs) tries newer CAS routes first and falls back only on some statuses:
+    POST /v1/xorb-grants/… only on 404 (405/501/400 abort the upload), POST /v2/shards and
+    GET /v2/reconstructions on 404 or 501 (405 aborts). See docs/protocols/xet-clients.md §4."""
+    skip_unless_xet(hub, default_run)
+    r = requests.get(f"{hub.endpoint}/api/models/{default_run['repo']}/xet-write-token/main",
+                     headers=bearer(hub.token("alice")), timeout=30)
+    assert r.status_code == 200, (r.status_code, r.text[:300])
+    cas, token = r.headers.get("X-Xet-Cas-Url"), r.headers.get("X-Xet-Access-Token")
+    assert cas and token, dict(r.headers)
+    auth = {"authorization": f"Bearer {token}"}
+    unknown = os.urandom(32).hex()
+    g = requests.post(f"{cas}/v1/xorb-grants/default/{unknown}", headers=auth, timeout=30,
+                      json={"length": 1000, "checksum": {"algo": "crc64nvme", "value": "12345"}})
+    assert g.status_code == 404, f"POST /v1/xorb-grants must be 404 for hf_xet to fall back: {g.status_code} {g.text[:200]}"
+    s = requests.post(f"{cas}/v2/shards", headers=auth, data=b"", timeout=30)
+    assert s.status_code != 405, f"POST /v2/shards answered 405: hf_xet aborts instead of using /v1/shards"
+    rec = requests.get(f"{cas}/v2/reconstructions/{unknown}", headers={**auth, "Range": "bytes=0-0"}, timeout=30)
+    assert rec.status_code in (404, 501), f"GET /v2/reconstructions of an unknown hash: {rec.status_code}"
