@@ -427,11 +427,18 @@ Result<std::unique_ptr<BlobReader>> ChunkStore::Open(const std::string& oid, int
   if (!IsSha256Hex(oid)) return Status::InvalidArgument("oid must be 64 lowercase hex characters");
   MH_ASSIGN_OR_RETURN(FileRecord f, meta_->GetFile(oid));
   if (offset < 0 || offset > f.size) return Status::InvalidArgument("offset beyond the end of the file");
-  int64_t n = length < 0 ? f.size - offset : std::min(length, f.size - offset);
   MH_ASSIGN_OR_RETURN(std::vector<FileTerm> terms, ParseTerms(f.terms));
   int64_t total = 0;
   for (const auto& t : terms) total += t.bytes;
   if (total != f.size) return Status::Corruption(fmt::format("terms of {} add up to {} bytes, not {}", oid, total, f.size));
+  return OpenTerms(std::move(terms), offset, length);
+}
+
+Result<std::unique_ptr<BlobReader>> ChunkStore::OpenTerms(std::vector<FileTerm> terms, int64_t offset, int64_t length) {
+  int64_t total = 0;
+  for (const auto& t : terms) total += t.bytes;
+  if (offset < 0 || offset > total) return Status::InvalidArgument("offset beyond the end of the file");
+  int64_t n = length < 0 ? total - offset : std::min(length, total - offset);
   return std::unique_ptr<BlobReader>(std::make_unique<ReconstructionReader>(this, std::move(terms), offset, n));
 }
 

@@ -110,6 +110,8 @@ class ChunkStore {
   Result<int64_t> Size(const std::string& oid);  // NotFound
   // [offset, offset+length) of the file; length < 0: to the end.
   Result<std::unique_ptr<BlobReader>> Open(const std::string& oid, int64_t offset = 0, int64_t length = -1);
+  // The same for a list of terms not (yet) recorded as a file (the Xet CAS checks a shard's files).
+  Result<std::unique_ptr<BlobReader>> OpenTerms(std::vector<FileTerm> terms, int64_t offset = 0, int64_t length = -1);
 
   // Multipart uploads: parts are staged as blobs and streamed into an ingest on completion.
   Result<std::unique_ptr<BlobWriter>> NewPartWriter(const std::string& session_id, int64_t part_number);

@@ -106,7 +106,7 @@ struct UploadSession {
 };
 
 // ---- Chunk store records (docs/formats/chunk-store.md). Hashes are 64-char
-// lowercase hex of the raw 32 bytes (not the Xet hex form).
+// lowercase hex in the Xet hex form (XetHash::ToHex); sha256s are plain hex.
 struct XorbRecord {
   std::string hash;
   int64_t stored_bytes = 0;  // serialized size in the blob store
@@ -204,6 +204,9 @@ class MetadataStore {
   virtual Result<FileRecord> GetFile(const std::string& sha256) = 0;             // NotFound
   virtual Result<FileRecord> GetFileByXetHash(const std::string& xet_hash) = 0;  // NotFound
   virtual Status DeleteFile(const std::string& sha256) = 0;
+  // Up to limit files (sha256s, ascending) whose terms name the xorb, as recorded by
+  // PutFileChecked (PutFile does not index). For the Xet global dedup answer.
+  virtual Result<std::vector<std::string>> FilesWithXorb(const std::string& xorb_hash, int64_t limit) = 0;
   virtual Status ListFiles(const std::function<void(const FileRecord&)>& fn) = 0;
   // Every repository of every type, any visibility (for GC and fsck).
   virtual Result<std::vector<RepoRecord>> ListAllRepos() = 0;

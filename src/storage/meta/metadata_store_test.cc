@@ -861,6 +861,30 @@ TEST_P(MetadataStoreConformance, MarkXorbsDeletingLeavesTombstones) {
   EXPECT_TRUE(locs[0].has_value());
 }
 
+TEST_P(MetadataStoreConformance, FilesWithXorbIndexesRecordedFiles) {
+  MH_ASSERT_OK(store().PutXorb(XorbRecord{Hex64(1), 10, 10, 1, 0}, {Hex64(11)}));
+  MH_ASSERT_OK(store().PutXorb(XorbRecord{Hex64(2), 10, 10, 1, 0}, {Hex64(12)}));
+  MH_ASSERT_OK(store().PutFileChecked(FileRecord{Hex64(5), Hex64(6), 10, "t", 0}, {Hex64(1), Hex64(2)}));
+  MH_ASSERT_OK(store().PutFileChecked(FileRecord{Hex64(7), Hex64(8), 10, "t", 0}, {Hex64(2)}));
+  // A second recording of a known file keeps its terms, so it does not index other xorbs.
+  MH_ASSERT_OK(store().PutFileChecked(FileRecord{Hex64(7), Hex64(8), 10, "u", 0}, {Hex64(1)}));
+  MH_ASSERT_OK_AND_ASSIGN(auto files, store().FilesWithXorb(Hex64(1), 10));
+  EXPECT_EQ(files, (std::vector<std::string>{Hex64(5)}));
+  MH_ASSERT_OK_AND_ASSIGN(files, store().FilesWithXorb(Hex64(2), 10));
+  EXPECT_EQ(files, (std::vector<std::string>{Hex64(5), Hex64(7)}));
+  MH_ASSERT_OK_AND_ASSIGN(files, store().FilesWithXorb(Hex64(2), 1));
+  EXPECT_EQ(files, (std::vector<std::string>{Hex64(5)}));
+  MH_ASSERT_OK(store().DeleteFile(Hex64(5)));
+  MH_ASSERT_OK_AND_ASSIGN(files, store().FilesWithXorb(Hex64(2), 10));
+  EXPECT_EQ(files, (std::vector<std::string>{Hex64(7)}));
+  MH_ASSERT_OK_AND_ASSIGN(auto gone, store().DeleteFilesOlderThan({Hex64(7)}, NowMs() + 1000));
+  EXPECT_EQ(gone.size(), 1u);
+  MH_ASSERT_OK_AND_ASSIGN(files, store().FilesWithXorb(Hex64(2), 10));
+  EXPECT_TRUE(files.empty());
+  MH_ASSERT_OK_AND_ASSIGN(files, store().FilesWithXorb(Hex64(9), 10));
+  EXPECT_TRUE(files.empty());
+}
+
 TEST_P(MetadataStoreConformance, OrphanXorbsAgeBeforeTheyGo) {
   MH_ASSERT_OK_AND_ASSIGN(auto old, store().NoteOrphanXorbs({Hex64(1), Hex64(2)}, 1000, 5000, true));
   EXPECT_TRUE(old.empty());  // first seen now

@@ -125,6 +125,31 @@ CREATE TABLE orphan_xorbs (
   first_seen_ms  INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 )sql"},
+    {4, R"sql(
+CREATE TABLE xorb_files (
+  xorb_hash  TEXT NOT NULL CHECK (length(xorb_hash) = 64),
+  sha256     TEXT NOT NULL CHECK (length(sha256) = 64),
+  PRIMARY KEY (xorb_hash, sha256)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX xorb_files_by_file ON xorb_files(sha256);
+WITH RECURSIVE t(sha256, terms, i) AS (
+  SELECT sha256, terms, 0 FROM files WHERE length(terms) >= 44 AND length(terms) % 44 = 0
+  UNION ALL
+  SELECT sha256, terms, i + 1 FROM t WHERE (i + 2) * 44 <= length(terms)
+)
+INSERT OR IGNORE INTO xorb_files (xorb_hash, sha256)
+  SELECT lower(hex(substr(terms, i * 44 + 8, 1) || substr(terms, i * 44 + 7, 1) ||
+    substr(terms, i * 44 + 6, 1) || substr(terms, i * 44 + 5, 1) || substr(terms, i * 44 + 4, 1) ||
+    substr(terms, i * 44 + 3, 1) || substr(terms, i * 44 + 2, 1) || substr(terms, i * 44 + 1, 1) ||
+    substr(terms, i * 44 + 16, 1) || substr(terms, i * 44 + 15, 1) || substr(terms, i * 44 + 14, 1) ||
+    substr(terms, i * 44 + 13, 1) || substr(terms, i * 44 + 12, 1) || substr(terms, i * 44 + 11, 1) ||
+    substr(terms, i * 44 + 10, 1) || substr(terms, i * 44 + 9, 1) || substr(terms, i * 44 + 24, 1) ||
+    substr(terms, i * 44 + 23, 1) || substr(terms, i * 44 + 22, 1) || substr(terms, i * 44 + 21, 1) ||
+    substr(terms, i * 44 + 20, 1) || substr(terms, i * 44 + 19, 1) || substr(terms, i * 44 + 18, 1) ||
+    substr(terms, i * 44 + 17, 1) || substr(terms, i * 44 + 32, 1) || substr(terms, i * 44 + 31, 1) ||
+    substr(terms, i * 44 + 30, 1) || substr(terms, i * 44 + 29, 1) || substr(terms, i * 44 + 28, 1) ||
+    substr(terms, i * 44 + 27, 1) || substr(terms, i * 44 + 26, 1) || substr(terms, i * 44 + 25, 1))), sha256 FROM t;
+)sql"},
 };
 
 static_assert(std::size(kMigrations) == SqliteMetadataStore::kSchemaVersion &&
@@ -920,7 +945,24 @@ Status SqliteMetadataStore::DeleteFile(const std::string& sha256) {
   return Write([&](SqliteConn& c) -> Status {
     MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("DELETE FROM files WHERE sha256 = ?1"));
     st.BindAll(sha256);
-    return st.Run();
+    MH_RETURN_IF_ERROR(st.Run());
+    MH_ASSIGN_OR_RETURN(SqliteStmt xf, c.Prepare("DELETE FROM xorb_files WHERE sha256 = ?1"));
+    xf.BindAll(sha256);
+    return xf.Run();
+  });
+}
+
+Result<std::vector<std::string>> SqliteMetadataStore::FilesWithXorb(const std::string& xorb_hash, int64_t limit) {
+  return Read([&](SqliteConn& c) -> Result<std::vector<std::string>> {
+    MH_ASSIGN_OR_RETURN(SqliteStmt st,
+                        c.Prepare("SELECT sha256 FROM xorb_files WHERE xorb_hash = ?1 ORDER BY sha256 LIMIT ?2"));
+    st.BindAll(xorb_hash, limit);
+    std::vector<std::string> out;
+    while (true) {
+      MH_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) return out;
+      out.push_back(st.Text(0));
+    }
   });
 }
 
@@ -967,13 +1009,23 @@ Status SqliteMetadataStore::PutFileChecked(const FileRecord& f, const std::vecto
                                    " this file reuses was garbage-collected meanwhile; retry the upload");
       }
     }
+    MH_ASSIGN_OR_RETURN(SqliteStmt known, c.Prepare("SELECT 1 FROM files WHERE sha256 = ?1"));
+    known.BindAll(f.sha256);
+    MH_ASSIGN_OR_RETURN(bool already, known.Step());
     MH_ASSIGN_OR_RETURN(SqliteStmt ins, c.Prepare("INSERT INTO files (sha256, xet_hash, size, terms, created_ms) "
                                                   "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (sha256) DO UPDATE "
                                                   "SET created_ms = max(created_ms, excluded.created_ms)"));
     ins.BindAll(f.sha256, f.xet_hash, f.size);
     ins.BindBlob(4, f.terms);
     ins.Bind(5, created);
-    return ins.Run();
+    MH_RETURN_IF_ERROR(ins.Run());
+    if (already) return Status::Ok();  // the stored terms (and their xorb_files rows) stay
+    for (const auto& h : xorb_hashes) {
+      MH_ASSIGN_OR_RETURN(SqliteStmt xf, c.Prepare("INSERT OR IGNORE INTO xorb_files (xorb_hash, sha256) VALUES (?1, ?2)"));
+      xf.BindAll(h, f.sha256);
+      MH_RETURN_IF_ERROR(xf.Run());
+    }
+    return Status::Ok();
   });
 }
 
@@ -986,6 +1038,9 @@ Result<std::vector<std::string>> SqliteMetadataStore::DeleteFilesOlderThan(const
       del.BindAll(oid, created_before_ms);
       MH_RETURN_IF_ERROR(del.Run());
       if (c.Changes() == 0) continue;
+      MH_ASSIGN_OR_RETURN(SqliteStmt xf, c.Prepare("DELETE FROM xorb_files WHERE sha256 = ?1"));
+      xf.BindAll(oid);
+      MH_RETURN_IF_ERROR(xf.Run());
       // Without the object, "this repo has it" would make the LFS batch API skip an upload.
       MH_ASSIGN_OR_RETURN(SqliteStmt links, c.Prepare("DELETE FROM lfs_links WHERE oid = ?1"));
       links.BindAll(oid);

@@ -33,7 +33,7 @@ struct SqliteStoreOptions {
 class SqliteMetadataStore final : public MetadataStore {
  public:
   // The newest schema version this binary knows (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
   // PRAGMA application_id of a modelhub metadata database ("MHub").
   static constexpr int32_t kApplicationId = 0x4D487562;
 
@@ -94,6 +94,7 @@ class SqliteMetadataStore final : public MetadataStore {
   Status PutFile(const FileRecord& f) override;
   Result<FileRecord> GetFile(const std::string& sha256) override;
   Result<FileRecord> GetFileByXetHash(const std::string& xet_hash) override;
+  Result<std::vector<std::string>> FilesWithXorb(const std::string& xorb_hash, int64_t limit) override;
   Status DeleteFile(const std::string& sha256) override;
   Status ListFiles(const std::function<void(const FileRecord&)>& fn) override;
   Result<std::vector<RepoRecord>> ListAllRepos() override;

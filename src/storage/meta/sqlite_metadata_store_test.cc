@@ -86,6 +86,35 @@ TEST_F(SqliteMetadataStoreTest, FileIdentityAndPragmas) {
   EXPECT_EQ(raw.QueryText("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'repos'"), "1");
 }
 
+TEST_F(SqliteMetadataStoreTest, Version4BackfillsXorbFilesFromTerms) {
+  { MH_ASSERT_OK(SqliteMetadataStore::Open(DbPath())); }
+  {
+    // A version-3 database with two files: terms are 44-byte records starting with the raw xorb hash.
+    RawDb raw(DbPath());
+    ASSERT_EQ(raw.Exec("DROP TABLE xorb_files; PRAGMA user_version = 3;"), SQLITE_OK);
+    std::string term_a = "x'" + std::string(64, 'a') + std::string(24, '0') + "'";
+    // The second term's xorb: raw bytes 00 01 .. 1f, stored in Xet hex (each 8-byte group reversed).
+    std::string raw_seq;
+    for (int i = 0; i < 32; ++i) raw_seq += fmt::format("{:02x}", i);
+    std::string terms_ab = "x'" + std::string(64, 'a') + std::string(24, '0') + raw_seq + std::string(24, '0') + "'";
+    ASSERT_EQ(raw.Exec(fmt::format("INSERT INTO files VALUES ('{}', '{}', 1, {}, 1)", std::string(64, '1'),
+                                   std::string(64, '2'), term_a)),
+              SQLITE_OK);
+    ASSERT_EQ(raw.Exec(fmt::format("INSERT INTO files VALUES ('{}', '{}', 1, {}, 1)", std::string(64, '3'),
+                                   std::string(64, '4'), terms_ab)),
+              SQLITE_OK);
+    ASSERT_EQ(raw.Exec(fmt::format("INSERT INTO files VALUES ('{}', '{}', 1, x'00', 1)", std::string(64, '5'),
+                                   std::string(64, '6'))),
+              SQLITE_OK);
+  }
+  MH_ASSERT_OK_AND_ASSIGN(auto store, SqliteMetadataStore::Open(DbPath()));
+  MH_ASSERT_OK_AND_ASSIGN(auto files, store->FilesWithXorb(std::string(64, 'a'), 10));
+  EXPECT_EQ(files, (std::vector<std::string>{std::string(64, '1'), std::string(64, '3')}));
+  MH_ASSERT_OK_AND_ASSIGN(
+      files, store->FilesWithXorb("07060504030201000f0e0d0c0b0a09081716151413121110" "1f1e1d1c1b1a1918", 10));
+  EXPECT_EQ(files, (std::vector<std::string>{std::string(64, '3')}));
+}
+
 TEST_F(SqliteMetadataStoreTest, RefusesNewerSchema) {
   { MH_ASSERT_OK(SqliteMetadataStore::Open(DbPath())); }
   {
