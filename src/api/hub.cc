@@ -134,6 +134,7 @@ Status EntryNotFoundStatus(const std::string& path) {
 Hub::Hub(HubConfig config, MetadataStore* meta, ChunkStore* content, Metrics* metrics)
     : config_(std::move(config)), meta_(meta), content_(content), metrics_(metrics), auth_(meta) {
   while (!config_.public_url.empty() && config_.public_url.back() == '/') config_.public_url.pop_back();
+  if (config_.xet_enabled && content_ != nullptr) xet_ = std::make_unique<XetCas>(content_);
 }
 
 void Hub::Handle(Request& req, Response& resp) {
@@ -142,7 +143,7 @@ void Hub::Handle(Request& req, Response& resp) {
   resp.SetHeader("Access-Control-Allow-Origin", "*");
   resp.SetHeader("Access-Control-Expose-Headers",
                  "X-Repo-Commit,X-Request-Id,X-Error-Code,X-Error-Message,X-Total-Count,ETag,Link,Accept-Ranges,"
-                 "Content-Range,X-Linked-Size,X-Linked-ETag");
+                 "Content-Range,X-Linked-Size,X-Linked-ETag,X-Xet-Hash");
 }
 
 Result<Viewer> Hub::Auth(const Request& req) { return auth_.Authenticate(req.Header("authorization")); }
@@ -319,6 +320,21 @@ Status Hub::Route(Request& req, Response& resp) {
                                  name, v->load(std::memory_order_relaxed));
       }
     }
+    if (xet_) {
+      // Xet CAS traffic since process start: what clients sent and fetched.
+      const XetCasCounters& x = xet_->counters();
+      const std::pair<const char*, const std::atomic<int64_t>*> xc[] = {
+          {"xorbs_received", &x.xorbs_received},     {"xorbs_inserted", &x.xorbs_inserted},
+          {"xorb_bytes_received", &x.xorb_bytes_received}, {"shards_received", &x.shards_received},
+          {"shard_bytes_received", &x.shard_bytes_received}, {"files_registered", &x.files_registered},
+          {"files_hashed", &x.files_hashed},         {"dedup_queries", &x.dedup_queries},
+          {"dedup_hits", &x.dedup_hits},             {"reconstructions", &x.reconstructions},
+          {"xorb_bytes_served", &x.xorb_bytes_served}};
+      for (const auto& [name, v] : xc) {
+        resp.body += fmt::format("# TYPE modelhub_xet_{}_total counter\nmodelhub_xet_{}_total {}\n", name, name,
+                                 v->load(std::memory_order_relaxed));
+      }
+    }
     return Status::Ok();
   }
   if (s0 == "api") {
@@ -347,6 +363,7 @@ Status Hub::Route(Request& req, Response& resp) {
       WriteJson(resp, 200, json::object());
       return Status::Ok();
     }
+    if (s1 == "cas") return RouteCas(req, resp, segs);
     if (s1 == "lfs-upload" && m == "PUT") return HandleSignedUpload(req, resp, segs);
     if (s1 == "lfs-part" && m == "PUT") return HandleSignedPart(req, resp, segs);
     if (s1 == "lfs-complete" && m == "POST") return HandleSignedComplete(req, resp, segs);
@@ -427,6 +444,10 @@ Status Hub::RouteApiRepo(Request& req, Response& resp, RepoType type, const std:
   if (sub == "settings" && m == "PUT") {
     resp.route = "settings";
     return HandleSettings(req, resp, repo);
+  }
+  if ((sub == "xet-read-token" || sub == "xet-write-token") && m == "GET") {
+    resp.route = "xet_token";
+    return HandleXetToken(req, resp, repo, sub == "xet-write-token");
   }
   if (sub == "discussions") {
     return Status::NotImplemented("Discussions and pull requests are not supported yet");

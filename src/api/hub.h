@@ -18,11 +18,13 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "auth/auth.h"
+#include "auth/xet_token.h"
 #include "common/status.h"
 #include "net/http.h"
 #include "net/metrics.h"
 #include "repo/git_repo.h"
 #include "storage/cas/chunk_store.h"
+#include "storage/cas/xet_cas.h"
 #include "storage/meta/metadata_store.h"
 
 namespace modelhub {
@@ -46,6 +48,10 @@ struct HubConfig {
   int64_t git_timeout_s = 3600;                 // one upload-pack / receive-pack run, then it is killed
   int64_t git_max_request_bytes = 256LL << 20;  // inflated upload-pack request (wants and haves)
   std::string git_binary = "git";               // looked up in PATH
+  // Xet (hub_xet.cc; docs/protocols/xet.md).
+  bool xet_enabled = true;              // advertise Xet and serve the CAS under /api/cas
+  int64_t xet_token_ttl_s = 3600;       // Xet access tokens and signed xorb URLs
+  int64_t xet_dedup_ttl_s = 24 * 3600;  // key expiry of dedup answers (clients cache them until then)
 };
 
 struct RepoRef;  // a resolved /api/{type}s/{ns}/{name}
@@ -122,6 +128,21 @@ class Hub {
   Status HandleLfsLockVerify(Request& req, Response& resp, RepoRef& repo);
   Status HandleLfsUnlock(Request& req, Response& resp, RepoRef& repo, const std::string& id);
 
+  // Xet (hub_xet.cc): tokens, CAS routes under /api/cas, headers and fields pointing clients at Xet.
+  Status HandleXetToken(Request& req, Response& resp, RepoRef& repo, bool write);
+  Status RouteCas(Request& req, Response& resp, const std::vector<std::string>& segs);
+  Status HandleXetFetch(Request& req, Response& resp, const std::string& xorb_seg);
+  Result<XetTokenClaims> XetAuth(const Request& req, bool write);
+  std::string CasUrl() const;
+  std::string XetTokenUrl(const RepoRecord& rec, bool write, const std::string& rev) const;
+  std::string SignedFetchUrl(const xet::XetHash& xorb, uint64_t first, uint64_t last) const;
+  // X-Xet-Hash and the Link to the read token on resolve responses of Xet-stored files.
+  void AddXetFileHeaders(Response& resp, const RepoRecord& rec, const std::string& commit, const std::string& xet_hash);
+  // The Xet file hash of a stored LFS object ("" if unknown or Xet is disabled).
+  std::string XetHashOf(const std::string& oid);
+  // The LFS batch "upload" action of transfer "xet" (token refresh URL + X-Xet-* headers).
+  nlohmann::json XetUploadAction(const RepoRecord& rec, const Viewer& viewer, const std::string& rev);
+
   // Helpers (hub.cc).
   // The object as the chunk store has it (NotFound if not stored). The LFS
   // registry in the metadata store only says who uploaded what; existence is
@@ -155,6 +176,7 @@ class Hub {
   ChunkStore* content_;
   Metrics* metrics_;
   Authenticator auth_;
+  std::unique_ptr<XetCas> xet_;  // null when Xet is disabled or there is no content store
   std::mutex pool_mu_;
   std::unordered_map<int64_t, std::vector<std::unique_ptr<GitRepo>>> pool_;  // guarded by pool_mu_
   size_t pooled_ = 0;                                                        // guarded by pool_mu_

@@ -11,19 +11,6 @@ namespace modelhub {
 
 namespace {
 
-class ReaderSource : public BodySource {
- public:
-  explicit ReaderSource(std::unique_ptr<BlobReader> r) : r_(std::move(r)) {}
-  // r_ is null for HEAD responses, whose body is never read.
-  Result<size_t> Read(char* buf, size_t n) override { return r_ ? r_->Read(buf, n) : Result<size_t>(size_t(0)); }
-  std::optional<std::pair<int, int64_t>> FileRange() const override {
-    return r_ ? r_->FileRange() : std::nullopt;
-  }
-
- private:
-  std::unique_ptr<BlobReader> r_;
-};
-
 std::string StripEtag(std::string_view v) {
   std::string s = Trim(v);
   if (s.rfind("W/", 0) == 0) s = s.substr(2);
@@ -54,7 +41,9 @@ std::string ReadSmallFile(GitRepo& git, const std::string& commit, const std::st
   return content.ok() ? *content : "";
 }
 
-json EntryJson(GitRepo& git, const std::string& commit, const TreeEntry& e, bool expand) {
+// xet_of: the Xet file hash of an LFS object ("" if none), for the "xetHash" field.
+json EntryJson(GitRepo& git, const std::string& commit, const TreeEntry& e, bool expand,
+               const std::function<std::string(const std::string&)>& xet_of) {
   json j;
   if (e.type == TreeEntry::Type::kDirectory) {
     j = {{"type", "directory"}, {"oid", e.oid}, {"size", 0}, {"path", e.path}};
@@ -66,6 +55,7 @@ json EntryJson(GitRepo& git, const std::string& commit, const TreeEntry& e, bool
         if (auto ptr = ParseLfsPointer(*content)) {
           j["size"] = ptr->size;
           j["lfs"] = {{"oid", ptr->oid}, {"size", ptr->size}, {"pointerSize", e.size}};
+          if (std::string x = xet_of(ptr->oid); !x.empty()) j["xetHash"] = x;
         }
       }
     }
@@ -118,6 +108,7 @@ Result<std::pair<std::string, std::string>> Hub::SplitRevision(GitRepo& git, con
 }
 
 Status Hub::HandleTree(Request& req, Response& resp, RepoRef& repo, const std::vector<std::string>& rest) {
+  auto xet_of = [this](const std::string& oid) { return XetHashOf(oid); };
   MH_ASSIGN_OR_RETURN(auto git, OpenGit(repo.rec));
   MH_ASSIGN_OR_RETURN(auto rp, SplitRevision(*git, rest, 0));
   const auto& [commit, raw_path] = rp;
@@ -136,7 +127,7 @@ Status Hub::HandleTree(Request& req, Response& resp, RepoRef& repo, const std::v
   MH_ASSIGN_OR_RETURN(int64_t cursor, PageParam(req, "cursor", 0, INT64_MAX));
   json arr = json::array();
   int64_t n = int64_t(entries->size());
-  for (int64_t i = cursor; i < n && i < cursor + limit; ++i) arr.push_back(EntryJson(*git, commit, (*entries)[size_t(i)], expand));
+  for (int64_t i = cursor; i < n && i < cursor + limit; ++i) arr.push_back(EntryJson(*git, commit, (*entries)[size_t(i)], expand, xet_of));
   if (cursor + limit < n) {
     resp.SetHeader("Link", fmt::format("<{}>; rel=\"next\"", NextPageUrl(req, "cursor", cursor + limit)));
   }
@@ -145,6 +136,7 @@ Status Hub::HandleTree(Request& req, Response& resp, RepoRef& repo, const std::v
 }
 
 Status Hub::HandlePathsInfo(Request& req, Response& resp, RepoRef& repo, const std::string& rev) {
+  auto xet_of = [this](const std::string& oid) { return XetHashOf(oid); };
   MH_ASSIGN_OR_RETURN(auto git, OpenGit(repo.rec));
   auto commit = git->ResolveRevision(rev);
   if (!commit.ok()) return RevisionNotFoundStatus(rev);
@@ -176,7 +168,7 @@ Status Hub::HandlePathsInfo(Request& req, Response& resp, RepoRef& repo, const s
     if (p.empty()) continue;
     auto st = git->Stat(*commit, p);
     if (!st.ok()) continue;
-    arr.push_back(EntryJson(*git, *commit, *st, expand));
+    arr.push_back(EntryJson(*git, *commit, *st, expand, xet_of));
   }
   WriteJson(resp, 200, arr);
   return Status::Ok();
@@ -440,7 +432,10 @@ Status Hub::HandleResolve(Request& req, Response& resp, RepoRef& repo, const std
   resp.SetHeader("Content-Type", ContentTypeFor(path));
   MH_ASSIGN_OR_RETURN(std::string blob, git->ReadBlob(st->oid));
   if (!raw && st->size < 1024) {
-    if (auto ptr = ParseLfsPointer(blob)) return ServeLfsObject(req, resp, ptr->oid, ptr->size);
+    if (auto ptr = ParseLfsPointer(blob)) {
+      AddXetFileHeaders(resp, repo.rec, commit, XetHashOf(ptr->oid));
+      return ServeLfsObject(req, resp, ptr->oid, ptr->size);
+    }
   }
   return ServeBytes(req, resp, blob, st->oid);
 }

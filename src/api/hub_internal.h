@@ -12,6 +12,20 @@ namespace modelhub {
 
 using json = nlohmann::json;
 
+// A response body read from a BlobReader (files, reconstructions, xorb ranges).
+class ReaderSource : public BodySource {
+ public:
+  explicit ReaderSource(std::unique_ptr<BlobReader> r) : r_(std::move(r)) {}
+  // r_ is null for HEAD responses, whose body is never read.
+  Result<size_t> Read(char* buf, size_t n) override { return r_ ? r_->Read(buf, n) : Result<size_t>(size_t(0)); }
+  std::optional<std::pair<int, int64_t>> FileRange() const override {
+    return r_ ? r_->FileRange() : std::nullopt;
+  }
+
+ private:
+  std::unique_ptr<BlobReader> r_;
+};
+
 struct RepoRef {
   RepoRecord rec;
   Viewer viewer;

@@ -56,6 +56,18 @@ Status Hub::HandleLfsBatch(Request& req, Response& resp, RepoRef& repo) {
     for (const auto& t : body["transfers"])
       if (t.is_string() && t.get<std::string>() == "multipart") multipart_ok = true;
   }
+  // huggingface_hub 0.36-1.19 and @huggingface/hub offer "xet": they then upload through the CAS
+  // (actions carry the token refresh URL and a first token) and commit the sha256 as usual.
+  bool xet_ok = false;
+  if (op == "upload" && xet_ && body.contains("transfers") && body["transfers"].is_array()) {
+    for (const auto& t : body["transfers"])
+      if (t.is_string() && t.get<std::string>() == "xet") xet_ok = true;
+  }
+  std::string ref = "main";
+  if (body.contains("ref") && body["ref"].is_object() && body["ref"].contains("name") && body["ref"]["name"].is_string()) {
+    ref = body["ref"]["name"].get<std::string>();
+    if (ref.rfind("refs/heads/", 0) == 0) ref = ref.substr(11);
+  }
   bool used_multipart = false;
   int64_t part_budget = 20000;  // part URLs in one answer
   json objects = json::array();
@@ -95,6 +107,13 @@ Status Hub::HandleLfsBatch(Request& req, Response& resp, RepoRef& repo) {
     }
     if (existing.ok() && linked && existing->size == size) {
       objects.push_back({{"oid", oid}, {"size", size}});  // already here: nothing to send
+      continue;
+    }
+    if (xet_ok) {
+      objects.push_back({{"oid", oid},
+                         {"size", size},
+                         {"authenticated", true},
+                         {"actions", {{"upload", XetUploadAction(repo.rec, repo.viewer, ref)}}}});
       continue;
     }
     json verify = {{"href", verify_href}, {"header", json::object()}, {"expires_in", config_.signed_url_ttl_s}};
@@ -143,7 +162,7 @@ Status Hub::HandleLfsBatch(Request& req, Response& resp, RepoRef& repo) {
              {"expires_in", config_.signed_url_ttl_s}}},
            {"verify", verify}}}});
   }
-  json out = {{"transfer", used_multipart ? "multipart" : "basic"}, {"objects", objects}, {"hash_algo", "sha256"}};
+  json out = {{"transfer", xet_ok ? "xet" : used_multipart ? "multipart" : "basic"}, {"objects", objects}, {"hash_algo", "sha256"}};
   resp.SetJson(200, out.dump(-1, ' ', false, json::error_handler_t::replace));
   resp.SetHeader("Content-Type", kLfsJson);
   return Status::Ok();

@@ -1,0 +1,273 @@
+// The Xet protocol (docs/protocols/xet.md): the Hub side (token endpoints, the headers and fields that
+// point clients at Xet) and the CAS routes under {public_url}/api/cas, backed by XetCas.
+#include <fmt/format.h>
+
+#include "api/hub_internal.h"
+#include "auth/xet_token.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "common/time_util.h"
+#include "crypto/sha256.h"
+
+namespace modelhub {
+
+namespace {
+
+Result<xet::XetHash> HashSegment(const std::string& seg, const char* what) {
+  auto h = xet::XetHash::FromHex(seg);
+  if (!h.ok()) return Status::InvalidArgument(fmt::format("Invalid {} hash '{}': expected 64 hex digits", what, seg));
+  return *h;
+}
+
+// "bytes=a-b" (inclusive, one range) or "bytes=a-".
+std::optional<std::pair<uint64_t, uint64_t>> ParseSingleRange(std::string_view h) {
+  if (h.substr(0, 6) != "bytes=") return std::nullopt;
+  h.remove_prefix(6);
+  if (h.find(',') != std::string_view::npos) return std::nullopt;
+  size_t dash = h.find('-');
+  if (dash == std::string_view::npos || dash == 0) return std::nullopt;
+  auto a = ParseInt64(Trim(h.substr(0, dash)));
+  std::string_view tail = Trim(h.substr(dash + 1));
+  auto b = tail.empty() ? std::optional<int64_t>(INT64_MAX) : ParseInt64(tail);
+  if (!a || !b || *a < 0 || *b < *a) return std::nullopt;
+  return std::make_pair(uint64_t(*a), uint64_t(*b));
+}
+
+}  // namespace
+
+std::string Hub::CasUrl() const { return config_.public_url + "/api/cas"; }
+
+std::string Hub::XetTokenUrl(const RepoRecord& rec, bool write, const std::string& rev) const {
+  return fmt::format("{}/api/{}/{}/xet-{}-token/{}", config_.public_url, RepoTypePlural(rec.type), rec.FullId(),
+                     write ? "write" : "read", UrlEncode(rev));
+}
+
+void Hub::AddXetFileHeaders(Response& resp, const RepoRecord& rec, const std::string& commit,
+                            const std::string& xet_hash) {
+  if (!xet_ || xet_hash.empty()) return;
+  resp.SetHeader("X-Xet-Hash", xet_hash);
+  resp.AddHeader("Link", fmt::format("<{}>; rel=\"xet-auth\", <{}/v1/reconstructions/{}>; rel=\"xet-reconstruction-info\"",
+                                     XetTokenUrl(rec, false, commit), CasUrl(), xet_hash));
+}
+
+std::string Hub::XetHashOf(const std::string& oid) {
+  if (!xet_) return "";
+  auto f = meta_->GetFile(oid);
+  return f.ok() ? f->xet_hash : "";
+}
+
+// ---- Hub side: tokens ------------------------------------------------------------------------
+
+Status Hub::HandleXetToken(Request& req, Response& resp, RepoRef& repo, bool write) {
+  (void)req;
+  if (!xet_) return Status::NotImplemented("Xet storage is disabled on this hub");
+  if (write) MH_RETURN_IF_ERROR(auth_.CheckWrite(repo.viewer, repo.rec));
+  XetTokenClaims c;
+  c.repo_id = repo.rec.id;
+  c.write = write;
+  c.exp_s = NowS() + config_.xet_token_ttl_s;
+  c.user_id = repo.viewer.user ? repo.viewer.user->id : 0;
+  std::string token = IssueXetToken(config_.signing_key, c);
+  resp.SetHeader("X-Xet-Cas-Url", CasUrl());
+  resp.SetHeader("X-Xet-Access-Token", token);
+  resp.SetHeader("X-Xet-Token-Expiration", std::to_string(c.exp_s));
+  WriteJson(resp, 200, json{{"accessToken", token}, {"exp", c.exp_s}, {"casUrl", CasUrl()}});
+  return Status::Ok();
+}
+
+json Hub::XetUploadAction(const RepoRecord& rec, const Viewer& viewer, const std::string& rev) {
+  XetTokenClaims c{rec.id, true, NowS() + config_.xet_token_ttl_s, viewer.user ? viewer.user->id : 0};
+  return {{"href", XetTokenUrl(rec, true, rev)},
+          {"header",
+           {{"X-Xet-Cas-Url", CasUrl()},
+            {"X-Xet-Access-Token", IssueXetToken(config_.signing_key, c)},
+            {"X-Xet-Token-Expiration", std::to_string(c.exp_s)},
+            {"X-Xet-Session-Id", RandomHex(16)}}},
+          {"expires_in", config_.xet_token_ttl_s}};
+}
+
+// ---- CAS side --------------------------------------------------------------------------------
+
+Result<XetTokenClaims> Hub::XetAuth(const Request& req, bool write) {
+  auto h = req.Header("authorization");
+  if (!h || h->substr(0, 7) != "Bearer ") {
+    return Status(Code::kUnauthorized, "The CAS needs a Xet access token (Authorization: Bearer ...)", "InvalidXetToken");
+  }
+  MH_ASSIGN_OR_RETURN(XetTokenClaims c, VerifyXetToken(config_.signing_key, Trim(h->substr(7)), NowS()));
+  if (write && !c.write) return Status::Forbidden("This Xet token is read-only; ask for a xet-write-token");
+  // The repository must still exist (a token outlives nothing it was issued for).
+  auto rec = meta_->GetRepoById(c.repo_id);
+  if (!rec.ok()) {
+    if (rec.status().IsNotFound()) return Status(Code::kUnauthorized, "The repository of this Xet token is gone", "InvalidXetToken");
+    return rec.status();
+  }
+  return c;
+}
+
+std::string Hub::SignedFetchUrl(const xet::XetHash& xorb, uint64_t first, uint64_t last) const {
+  std::string path = "/api/cas/fetch/" + xorb.ToHex();
+  std::string r = fmt::format("{}-{}", first, last);
+  int64_t exp = NowS() + config_.xet_token_ttl_s;
+  return fmt::format("{}{}?r={}&exp={}&sig={}", config_.public_url, path, r, exp, SignPath("GET", path + "?r=" + r, exp));
+}
+
+Status Hub::RouteCas(Request& req, Response& resp, const std::vector<std::string>& segs) {
+  if (!xet_) return Status::NotImplemented("Xet storage is disabled on this hub");
+  // segs: api, cas, ...
+  const std::string& m = req.method;
+  const size_t n = segs.size();
+  if (n >= 4 && segs[2] == "fetch" && (m == "GET" || m == "HEAD")) {
+    resp.route = "xet_fetch";
+    return HandleXetFetch(req, resp, segs[3]);
+  }
+  if (n < 4 || (segs[2] != "v1" && segs[2] != "v2")) return Status::NotFound("Not found");
+  const bool v2 = segs[2] == "v2";
+  const std::string& what = segs[3];
+  if (what == "xorbs" && n == 6 && !v2) {
+    resp.route = "xet_xorb";
+    MH_ASSIGN_OR_RETURN(xet::XetHash hash, HashSegment(segs[5], "xorb"));
+    if (m == "HEAD" || m == "GET") {
+      MH_RETURN_IF_ERROR(XetAuth(req, false).status());
+      if (!xet_->HasXorb(hash)) return Status::NotFound("xorb " + hash.ToHex() + " not found");
+      WriteJson(resp, 200, json::object());
+      return Status::Ok();
+    }
+    if (m != "POST") return Status::NotFound("Not found");
+    MH_RETURN_IF_ERROR(XetAuth(req, true).status());
+    BodyReader* body = req.body;
+    auto read = [body](char* buf, size_t len) -> Result<size_t> {
+      if (body == nullptr) return size_t(0);
+      return body->Read(buf, len);
+    };
+    MH_ASSIGN_OR_RETURN(bool inserted, xet_->PutXorb(hash, read, req.content_length));
+    WriteJson(resp, 200, json{{"was_inserted", inserted}});
+    return Status::Ok();
+  }
+  if (what == "shards" && n == 4 && m == "POST") {
+    resp.route = "xet_shard";
+    MH_ASSIGN_OR_RETURN(XetTokenClaims c, XetAuth(req, true));
+    MH_ASSIGN_OR_RETURN(std::string body, req.ReadBody(XetCas::kMaxShardBytes));
+    auto files = xet_->PutShard(body);
+    if (!files.ok()) {
+      if (v2 && files.status().code() == Code::kInvalidArgument) {
+        // v2 answers errors as a final NDJSON line the client shows.
+        resp.SetHeader("Content-Type", "application/x-ndjson");
+        resp.body = json{{"type", "error"}, {"message", files.status().message()}, {"retryable", false}}.dump() + "\n";
+        resp.status = 400;
+        resp.SetHeader("X-Error-Code", files.status().hub_code());
+        resp.SetHeader("X-Error-Message", files.status().message().substr(0, 400));
+        return Status::Ok();
+      }
+      return files.status();
+    }
+    // The uploading repository has proven possession of these files (the LFS registry).
+    bool any_new = false;
+    for (const auto& f : *files) {
+      MH_RETURN_IF_ERROR(meta_->PutLfsObject(LfsObject{f.sha256, f.size, NowMs()}));
+      MH_ASSIGN_OR_RETURN(bool linked, meta_->IsLfsObjectLinked(c.repo_id, f.sha256));
+      if (!linked) {
+        any_new = true;
+        MH_RETURN_IF_ERROR(meta_->LinkLfsObject(c.repo_id, f.sha256));
+      }
+    }
+    if (files->empty()) any_new = true;
+    if (v2) {
+      resp.SetHeader("Content-Type", "application/x-ndjson");
+      resp.body = json{{"type", "validating"}, {"verified", files->size()}, {"total", files->size()}}.dump() + "\n" +
+                  json{{"type", "result"}}.dump() + "\n";
+      return Status::Ok();
+    }
+    WriteJson(resp, 200, json{{"result", any_new ? 1 : 0}});
+    return Status::Ok();
+  }
+  if (what == "reconstructions" && n == 5 && m == "GET") {
+    resp.route = "xet_reconstruction";
+    if (v2) return Status::NotImplemented("Use /v1/reconstructions");
+    MH_ASSIGN_OR_RETURN(XetTokenClaims c, XetAuth(req, false));
+    MH_ASSIGN_OR_RETURN(xet::XetHash file_hash, HashSegment(segs[4], "file"));
+    auto file = meta_->GetFileByXetHash(file_hash.ToHex());
+    // Only files the token's repository holds; others look the same as unknown ones.
+    bool visible = false;
+    if (file.ok()) {
+      MH_ASSIGN_OR_RETURN(visible, meta_->IsLfsObjectLinked(c.repo_id, file->sha256));
+    }
+    if (!visible) return Status::NotFound("File " + file_hash.ToHex() + " not found", "EntryNotFound");
+    std::optional<std::pair<uint64_t, uint64_t>> range;
+    if (auto rh = req.Header("range")) {
+      range = ParseSingleRange(*rh);
+      if (!range) return Status::InvalidArgument("Range must be a single 'bytes=a-b' range");
+    }
+    MH_ASSIGN_OR_RETURN(XetReconstruction r, xet_->Reconstruct(*file, range));
+    json terms = json::array();
+    for (const auto& t : r.terms) {
+      terms.push_back({{"hash", t.xorb.ToHex()},
+                       {"unpacked_length", t.unpacked},
+                       {"range", {{"start", t.chunk_start}, {"end", t.chunk_end}}}});
+    }
+    json fetch = json::object();
+    for (const auto& f : r.fetch) {
+      fetch[f.xorb.ToHex()].push_back({{"range", {{"start", f.chunk_start}, {"end", f.chunk_end}}},
+                                       {"url", SignedFetchUrl(f.xorb, f.byte_first, f.byte_last)},
+                                       {"url_range", {{"start", f.byte_first}, {"end", f.byte_last}}}});
+    }
+    WriteJson(resp, 200,
+              json{{"offset_into_first_range", r.offset_into_first_range}, {"terms", terms}, {"fetch_info", fetch}});
+    return Status::Ok();
+  }
+  if (what == "chunks" && n == 6 && m == "GET" && !v2) {
+    resp.route = "xet_dedup";
+    MH_RETURN_IF_ERROR(XetAuth(req, false).status());
+    MH_ASSIGN_OR_RETURN(xet::XetHash chunk, HashSegment(segs[5], "chunk"));
+    // A fresh key per answer: chunk hashes are only matchable by a client that holds the chunk.
+    std::string key_bytes = HmacSha256(config_.signing_key, "xet-dedup-key:" + RandomHex(16));
+    xet::XetHash key = xet::XetHash::FromRaw(key_bytes.data());
+    MH_ASSIGN_OR_RETURN(std::string shard, xet_->DedupShard(chunk, key, uint64_t(NowS() + config_.xet_dedup_ttl_s)));
+    resp.SetHeader("Content-Type", "application/octet-stream");
+    resp.body = std::move(shard);
+    return Status::Ok();
+  }
+  if (what == "telemetry" && m == "POST") {
+    resp.route = "xet_telemetry";
+    WriteJson(resp, 200, json::object());
+    return Status::Ok();
+  }
+  return Status::NotFound("Not found");
+}
+
+Status Hub::HandleXetFetch(Request& req, Response& resp, const std::string& xorb_seg) {
+  // Signed URL, no bearer token: the signature covers the xorb, the byte range and the expiry.
+  auto r = req.Query("r");
+  auto exp_s = req.Query("exp");
+  auto sig = req.Query("sig");
+  if (!r || !exp_s || !sig) return Status::Forbidden("This URL must be signed (r, exp and sig query parameters)");
+  auto exp = ParseInt64(*exp_s);
+  if (!exp || !ConstantTimeEquals(SignPath("GET", req.path + "?r=" + *r, *exp), *sig)) {
+    return Status::Forbidden("Invalid signature");
+  }
+  if (*exp < NowS()) return Status::Forbidden("This signed URL has expired");
+  auto signed_range = ParseSingleRange("bytes=" + *r);
+  MH_ASSIGN_OR_RETURN(xet::XetHash xorb, HashSegment(xorb_seg, "xorb"));
+  if (!signed_range) return Status::Forbidden("Invalid signature");
+  auto [first, last] = *signed_range;
+  if (auto rh = req.Header("range")) {
+    auto want = ParseSingleRange(*rh);
+    if (!want || want->first < first || want->first > last) {
+      return Status::RangeNotSatisfiable(fmt::format("Range must lie within bytes {}-{} of this URL", first, last));
+    }
+    first = want->first;
+    last = std::min(last, want->second);
+    resp.status = 206;
+  }
+  MH_ASSIGN_OR_RETURN(auto reader, xet_->OpenXorbBytes(xorb, first, last));
+  if (resp.status == 206) {
+    MH_ASSIGN_OR_RETURN(int64_t total, content_->blobs()->Size(ChunkStore::XorbKey(xorb)));
+    resp.SetHeader("Content-Range", fmt::format("bytes {}-{}/{}", first, last, total));
+  }
+  resp.SetHeader("Content-Type", "application/octet-stream");
+  resp.stream_length = int64_t(last - first + 1);
+  resp.stream = std::make_unique<ReaderSource>(req.method == "HEAD" ? nullptr : std::move(reader));
+  return Status::Ok();
+}
+
+}  // namespace modelhub
