@@ -27,9 +27,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 
 from _hub import REPO_ROOT
-from _util import xet_not_advertised
+from _util import bearer, xet_not_advertised
 
 JS_DIR = REPO_ROOT / "tests" / "js"
 LARGE_MB = 30
@@ -222,3 +223,43 @@ def test_js_xet_listing_and_download(hub, xet_run):
     r = routes(xet_run, "download")
     assert route_count(xet_run, "download", "GET cas:reconstructions v2", "200") >= len(LFS_PATHS), r
     assert route_count(xet_run, "download", "GET hub:xet-read-token", "200") >= 1, r
+
+
+def test_js_xet_v2_reconstruction(hub, xet_run):
+    """The JS client reads reconstructions only through V2 (it rewrites the xet-reconstruction-info link's
+    /v1/reconstructions/ to /v2/reconstructions/; no V1 fallback) and fetches each entry of `xorbs` with
+    the entry's ranges in one Range header (several ranges need a multipart/byteranges answer)."""
+    head = xet_advertised_or_skip(hub, xet_run)
+    links = requests.head(f"{hub.endpoint}/{xet_run['repo']}/resolve/main/large.bin",
+                          headers=bearer(hub.token("alice")), timeout=30).links
+    assert "xet-auth" in links and "xet-reconstruction-info" in links, f"Link rels on HEAD /resolve: {links}"
+    assert "/v1/reconstructions/" in links["xet-reconstruction-info"]["url"], links
+    tok = requests.get(links["xet-auth"]["url"], headers=bearer(hub.token("alice")), timeout=30)
+    assert tok.status_code == 200, (tok.status_code, tok.text[:300])
+    body = tok.json()
+    assert {"accessToken", "casUrl", "exp"} <= set(body), body
+    size = next(f["size"] for f in xet_run["files"] if f["path"] == "large.bin")
+    url = links["xet-reconstruction-info"]["url"].replace("/v1/reconstructions/", "/v2/reconstructions/")
+    r = requests.get(url, headers={"authorization": f"Bearer {body['accessToken']}", "Range": f"bytes=0-{size - 1}"},
+                     timeout=60)
+    assert r.status_code == 200, f"GET {url} -> {r.status_code} {r.text[:300]} (JS has no V1 fallback)"
+    rec = r.json()
+    assert rec["terms"] and "xorbs" in rec, rec.keys()
+    assert sum(t["unpacked_length"] for t in rec["terms"]) - rec["offset_into_first_range"] >= size
+    for t in rec["terms"]:
+        entries = rec["xorbs"].get(t["hash"])
+        assert entries, f"no xorbs entry for term {t}"
+        assert any(rg["chunks"]["start"] <= t["range"]["start"] and rg["chunks"]["end"] >= t["range"]["end"]
+                   for e in entries for rg in e["ranges"]), (t, entries)
+        for e in entries:
+            # One Range header per entry: the data URL must answer exactly those bytes without a bearer.
+            rg = e["ranges"][0]
+            d = requests.get(e["url"], headers={"Range": f"bytes={rg['bytes']['start']}-{rg['bytes']['end']}"},
+                             timeout=60)
+            assert d.status_code in (200, 206), (e["url"], d.status_code)
+            assert len(d.content) == rg["bytes"]["end"] - rg["bytes"]["start"] + 1
+            if len(e["ranges"]) > 1:
+                multi = ",".join(f"{x['bytes']['start']}-{x['bytes']['end']}" for x in e["ranges"])
+                m = requests.get(e["url"], headers={"Range": f"bytes={multi}"}, timeout=60)
+                assert "multipart/byteranges" in m.headers.get("content-type", ""), (
+                    f"an entry with {len(e['ranges'])} ranges is fetched as one multi-range request: {m.headers}")
