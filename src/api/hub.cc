@@ -337,6 +337,11 @@ Status Hub::Route(Request& req, Response& resp) {
     }
     return Status::Ok();
   }
+  if (s0 == "v1" && segs.size() == 2 && segs[1] == "telemetry" && m == "POST") {
+    resp.route = "xet_telemetry";  // hf_xet reports to the hub endpoint too; nothing is kept
+    WriteJson(resp, 200, json::object());
+    return Status::Ok();
+  }
   if (s0 == "api") {
     if (segs.size() < 2) return Status::NotFound("Not found");
     const std::string& s1 = segs[1];

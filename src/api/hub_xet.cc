@@ -227,6 +227,11 @@ Status Hub::RouteCas(Request& req, Response& resp, const std::vector<std::string
     resp.body = std::move(shard);
     return Status::Ok();
   }
+  if (what == "xorb-grants") {
+    // Direct-to-object-store xorb uploads (newer hf_xet asks first); 404 makes it use POST /v1/xorbs.
+    resp.route = "xet_xorb";
+    return Status::NotFound("Upload grants are not offered by this CAS; upload xorbs with POST /v1/xorbs");
+  }
   if (what == "telemetry" && m == "POST") {
     resp.route = "xet_telemetry";
     WriteJson(resp, 200, json::object());

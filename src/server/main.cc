@@ -38,6 +38,8 @@ struct ServeOptions {
   int64_t git_max_file_bytes = 0;
   std::string protect_default_branch;  // "", "true" or "false"
   int64_t git_timeout_s = 0;
+  std::string xet;  // "", "true" or "false"
+  int64_t xet_token_ttl_s = 0;
   bool quiet = false;
 };
 
@@ -68,7 +70,11 @@ Status LoadConfigFile(const std::string& path, ServeOptions& o) {
     else if (k == "max-header-bytes") MH_RETURN_IF_ERROR(num(o.max_header_bytes));
     else if (k == "git-max-file-bytes") MH_RETURN_IF_ERROR(num(o.git_max_file_bytes));
     else if (k == "git-timeout-seconds") MH_RETURN_IF_ERROR(num(o.git_timeout_s));
-    else if (k == "protect-default-branch") {
+    else if (k == "xet-token-ttl-seconds") MH_RETURN_IF_ERROR(num(o.xet_token_ttl_s));
+    else if (k == "xet") {
+      if (!ParseBool(v)) return Status::InvalidArgument(fmt::format("{}:{}: {} must be true or false", path, line_no, k));
+      o.xet = *ParseBool(v) ? "true" : "false";
+    } else if (k == "protect-default-branch") {
       if (!ParseBool(v)) return Status::InvalidArgument(fmt::format("{}:{}: {} must be true or false", path, line_no, k));
       o.protect_default_branch = *ParseBool(v) ? "true" : "false";
     } else if (k == "max-connections") {
@@ -115,6 +121,8 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   if (explicit_flags.count("git-max-file-bytes")) o.git_max_file_bytes = flag_values.git_max_file_bytes;
   if (explicit_flags.count("git-timeout-seconds")) o.git_timeout_s = flag_values.git_timeout_s;
   if (explicit_flags.count("protect-default-branch")) o.protect_default_branch = flag_values.protect_default_branch;
+  if (explicit_flags.count("xet")) o.xet = flag_values.xet;
+  if (explicit_flags.count("xet-token-ttl-seconds")) o.xet_token_ttl_s = flag_values.xet_token_ttl_s;
 
   auto colon = o.listen.rfind(':');
   if (colon == std::string::npos) return Fail(Status::InvalidArgument("--listen must be HOST:PORT"));
@@ -149,6 +157,8 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   if (o.git_max_file_bytes > 0) hc.git_max_file_bytes = o.git_max_file_bytes;
   if (o.git_timeout_s > 0) hc.git_timeout_s = o.git_timeout_s;
   if (!o.protect_default_branch.empty()) hc.protect_default_branch = o.protect_default_branch == "true";
+  if (!o.xet.empty()) hc.xet_enabled = o.xet == "true";
+  if (o.xet_token_ttl_s > 0) hc.xet_token_ttl_s = o.xet_token_ttl_s;
   // public_url is known once the port is (port 0 picks one).
   std::unique_ptr<Hub> hub;
   HttpServer server(hopts, [&hub](Request& req, Response& resp) { hub->Handle(req, resp); }, &metrics);
@@ -198,6 +208,12 @@ int main(int argc, char** argv) {
   serve->add_option("--protect-default-branch", flags.protect_default_branch,
                     "git push: refuse force pushes to and deletion of the default branch (true|false, default true)")
       ->check(CLI::IsMember({"true", "false"}));
+  serve->add_option("--xet", flags.xet,
+                    "Serve the Xet CAS under /api/cas and point clients at it (true|false, default true)")
+      ->check(CLI::IsMember({"true", "false"}));
+  serve->add_option("--xet-token-ttl-seconds", flags.xet_token_ttl_s,
+                    "Lifetime of Xet access tokens and signed xorb URLs (default 3600)")
+      ->check(CLI::PositiveNumber);
   serve->add_flag("--quiet", so.quiet, "No access log");
 
   std::string data = "./data";
@@ -235,11 +251,16 @@ int main(int argc, char** argv) {
   // Storage maintenance (docs/gc-fsck.md); safe while the server runs.
   int64_t gc_grace_s = 86400;
   int64_t gc_lock_timeout_s = 600;
+  int64_t gc_xorb_grace_s = 22LL * 24 * 3600;
   bool gc_dry_run = false;
   CLI::App* gc = admin->add_subcommand("gc", "Remove stored LFS content that no ref of any repository reaches");
   gc->add_option("--grace-seconds", gc_grace_s,
                  "Keep everything stored or uploaded less than this long ago (default 86400: uploads not yet "
                  "committed, multipart sessions)")
+      ->check(CLI::NonNegativeNumber);
+  gc->add_option("--xorb-grace-seconds", gc_xorb_grace_s,
+                 "Keep unused xorbs recorded less than this long ago (default 1900800 = 22 days: Xet clients "
+                 "reuse xorbs they uploaded for 21 days; the longer of this and --grace-seconds applies)")
       ->check(CLI::NonNegativeNumber);
   gc->add_option("--lock-timeout-seconds", gc_lock_timeout_s,
                  "How long to wait for in-flight commits and pushes before giving up (default 600)");
@@ -265,7 +286,7 @@ int main(int argc, char** argv) {
     std::set<std::string> explicit_flags;
     for (const char* f : {"data", "listen", "public-url", "max-commit-bytes", "max-json-bytes", "max-header-bytes",
                           "max-connections", "git-max-file-bytes", "git-timeout-seconds",
-                          "protect-default-branch"}) {
+                          "protect-default-branch", "xet", "xet-token-ttl-seconds"}) {
       if (serve->count(std::string("--") + f) > 0) explicit_flags.insert(f);
     }
     return RunServe(so, explicit_flags, flags);
@@ -313,6 +334,7 @@ int main(int argc, char** argv) {
   if (gc->parsed()) {
     GcOptions go;
     go.grace_ms = gc_grace_s * 1000;
+    go.xorb_grace_ms = gc_xorb_grace_s * 1000;
     go.dry_run = gc_dry_run;
     go.lock_timeout_ms = gc_lock_timeout_s * 1000;
     go.progress = progress;

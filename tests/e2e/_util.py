@@ -97,6 +97,25 @@ def assert_hf_error(r: requests.Response, status: int | tuple[int, ...], code: s
     return body
 
 
+def server_counters(endpoint: str) -> dict[str, float]:
+    """The storage counters of /metrics: modelhub_chunkstore_X_total as "X" (server-side ingest and
+    plain downloads), modelhub_xet_X_total as "xet_X" (the Xet CAS)."""
+    import re
+
+    r = requests.get(f"{endpoint}/metrics", timeout=30)
+    assert r.status_code == 200, describe(r)
+    out: dict[str, float] = {}
+    for line in r.text.splitlines():
+        m = re.match(r"^modelhub_(chunkstore|xet)_(\w+?)_total\s+(\S+)$", line)
+        if m:
+            out[("xet_" if m.group(1) == "xet" else "") + m.group(2)] = float(m.group(3))
+    return out
+
+
+def counters_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: after.get(k, 0) - before.get(k, 0) for k in after}
+
+
 # ---- Xet advertisement ----------------------------------------------------------------------------
 
 def xet_headers_on_resolve(endpoint: str, repo_id: str, path: str, token: str | None, revision: str = "main",

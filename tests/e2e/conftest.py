@@ -34,7 +34,6 @@ HF_HOME = _TMP_ROOT / "hf_home"
 
 CLIENT_ENV = {
     "HF_ENDPOINT": ENDPOINT,
-    "HF_HUB_DISABLE_XET": "1",  # no Xet CAS yet: LFS batch uploads and plain HTTP downloads
     "HF_HUB_DISABLE_TELEMETRY": "1",
     "HF_HUB_DISABLE_UPDATE_CHECK": "1",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
@@ -54,7 +53,7 @@ CLIENT_ENV = {
 }
 os.environ.update(CLIENT_ENV)
 # Never let a developer's own credentials or proxies leak into the tests.
-for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HTTP_PROXY", "HTTPS_PROXY",
+for _var in ("HF_HUB_DISABLE_XET", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HTTP_PROXY", "HTTPS_PROXY",
              "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
     os.environ.pop(_var, None)
 
@@ -106,6 +105,17 @@ def anon_api(hub):
     from huggingface_hub import HfApi
 
     return HfApi(endpoint=hub.endpoint, token=False)
+
+
+@pytest.fixture(params=["xet", "lfs"])
+def transfer(request, monkeypatch) -> str:
+    """Runs a test twice: huggingface_hub with hf_xet (the default: Xet CAS uploads and downloads), and
+    with Xet switched off (LFS batch uploads, plain resolve downloads)."""
+    if request.param == "lfs":
+        from huggingface_hub import constants
+
+        monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    return request.param
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ from huggingface_hub import (
 )
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RevisionNotFoundError
 
-from _util import describe, git_blob_sha1, sha256_bytes, sha256_file, write_random_file
+from _util import (counters_delta, describe, git_blob_sha1, server_counters, sha256_bytes, sha256_file,
+                   write_random_file)
 
 HEX40 = re.compile(r"^[0-9a-f]{40}$")
 LARGE_MB = int(os.environ.get("MODELHUB_E2E_LARGE_MB", "500"))
@@ -331,8 +332,9 @@ def scratch(tmp_path_factory):
     shutil.rmtree(path, ignore_errors=True)
 
 
-def test_upload_folder_large_files(hub, api, scratch):
-    """upload_folder with small files and three LFS files > 10 MB (the largest LARGE_MB, default 500)."""
+def test_upload_folder_large_files(hub, api, scratch, transfer):
+    """upload_folder with small files and three LFS files > 10 MB (the largest LARGE_MB, default 500),
+    through Xet and through the LFS batch API; the server's counters show which path carried them."""
     src = scratch / "src"
     expected: dict[str, str] = {}
     for i in range(5):
@@ -348,8 +350,16 @@ def test_upload_folder_large_files(hub, api, scratch):
     rid = hub.repo_id("large")
     api.create_repo(rid)
     rss_before = _peak_rss_mb(hub)
+    c0 = server_counters(hub.endpoint)
     info = api.upload_folder(repo_id=rid, folder_path=src, commit_message="large upload")
     assert HEX40.match(info.oid)
+    up = counters_delta(c0, server_counters(hub.endpoint))
+    large_bytes = (11 + 24 + LARGE_MB) << 20
+    if transfer == "xet":
+        assert up["xet_xorb_bytes_received"] >= large_bytes * 0.99 and up["xet_shards_received"] >= 1, up
+        assert up["ingested_bytes"] == 0, up
+    else:
+        assert up["ingested_bytes"] >= large_bytes and up["xet_xorbs_received"] == 0, up
 
     tree = {e.path: e for e in api.list_repo_tree(rid, recursive=True) if type(e).__name__ == "RepoFile"}
     for name in ("data.dat", "mid/weights.safetensors", "big/model.bin"):
@@ -357,7 +367,13 @@ def test_upload_folder_large_files(hub, api, scratch):
         assert tree[name].lfs.sha256 == expected[name]
         assert tree[name].size == (src / name).stat().st_size
 
+    c1 = server_counters(hub.endpoint)
     out = Path(snapshot_download(rid, cache_dir=scratch / "cache"))
+    down = counters_delta(c1, server_counters(hub.endpoint))
+    if transfer == "xet":  # random data: xorb ranges are about as large as the files
+        assert down["xet_xorb_bytes_served"] >= large_bytes * 0.99 and down["bytes_served"] == 0, down
+    else:
+        assert down["bytes_served"] >= large_bytes and down["xet_xorb_bytes_served"] == 0, down
     got = {str(p.relative_to(out)): p for p in out.rglob("*") if p.is_file()}
     assert set(got) == set(expected) | {".gitattributes"}
     for name, digest in expected.items():
@@ -418,6 +434,12 @@ def test_upload_folder_many_inline_megabytes(hub, api, scratch):
     tree = {e.path: e for e in api.list_repo_tree(rid)}
     for name in expected:
         assert tree[name].lfs is None, f"{name} is < 10 MB text: preupload should answer regular"
+    c1 = server_counters(hub.endpoint)
     out = Path(snapshot_download(rid, cache_dir=scratch / "cache"))
+    down = counters_delta(c1, server_counters(hub.endpoint))
+    if transfer == "xet":  # random data: xorb ranges are about as large as the files
+        assert down["xet_xorb_bytes_served"] >= large_bytes * 0.99 and down["bytes_served"] == 0, down
+    else:
+        assert down["bytes_served"] >= large_bytes and down["xet_xorb_bytes_served"] == 0, down
     for name, digest in expected.items():
         assert sha256_file(out / name) == digest, name

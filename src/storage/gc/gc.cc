@@ -66,6 +66,7 @@ Result<GcReport> CollectGarbage(const HubStorage& hub, const GcOptions& o) {
   GcReport r;
   r.dry_run = o.dry_run;
   r.grace_ms = o.grace_ms;
+  r.xorb_grace_ms = std::max(o.grace_ms, o.xorb_grace_ms);
   auto say = [&](const std::string& m) {
     if (o.progress) o.progress(m);
   };
@@ -73,6 +74,7 @@ Result<GcReport> CollectGarbage(const HubStorage& hub, const GcOptions& o) {
   BlobStore* blobs = hub.chunks->blobs();
   const int64_t mark_start = o.now_ms != 0 ? o.now_ms : NowMs();
   const int64_t cutoff = mark_start - o.grace_ms;
+  const int64_t xorb_cutoff = mark_start - r.xorb_grace_ms;
 
   // Deletions an earlier run left halfway (tombstones): finished along with this run's.
   std::unordered_set<std::string> leftovers;
@@ -137,8 +139,9 @@ Result<GcReport> CollectGarbage(const HubStorage& hub, const GcOptions& o) {
     ++r.xorbs;
     r.stored_bytes += x.stored_bytes;
     orphans.erase(x.hash);
-    if (x.created_ms >= cutoff || live_xorbs.count(x.hash) != 0) {
+    if (x.created_ms >= xorb_cutoff || live_xorbs.count(x.hash) != 0) {
       ++r.xorbs_live;
+      if (live_xorbs.count(x.hash) == 0 && x.created_ms < cutoff) ++r.xorbs_young;
     } else {
       dead_xorbs.emplace(x.hash, x.stored_bytes);
     }
@@ -224,7 +227,7 @@ Result<GcReport> CollectGarbage(const HubStorage& hub, const GcOptions& o) {
   candidates.insert(candidates.end(), leftovers.begin(), leftovers.end());
   auto xorbs_of = [](const FileRecord& f) { return XorbsOfTerms(f.terms); };
   MH_ASSIGN_OR_RETURN(std::vector<std::string> marked,
-                      meta->MarkXorbsDeleting(candidates, cutoff, mark_start - kClockSlackMs, xorbs_of));
+                      meta->MarkXorbsDeleting(candidates, xorb_cutoff, mark_start - kClockSlackMs, xorbs_of));
   r.kept_since_mark += int64_t(candidates.size() - marked.size());
 
   std::unordered_set<std::string> open;
@@ -291,6 +294,10 @@ std::string FormatGcReport(const GcReport& r) {
                      HumanBytes(r.files_removed_bytes));
   out += fmt::format("xorbs: {} recorded ({}), {} live; {} {} -> {} reclaimed\n", r.xorbs, HumanBytes(r.stored_bytes),
                      r.xorbs_live, verb, r.xorbs_removed, HumanBytes(r.reclaimed_bytes));
+  if (r.xorbs_young > 0) {
+    out += fmt::format("xorbs kept for Xet clients' caches (younger than {} s, --xorb-grace-seconds): {}\n",
+                       r.xorb_grace_ms / 1000, r.xorbs_young);
+  }
   out += fmt::format("unrecorded xorb objects: {} found, {} {} ({})\n", r.orphans_found, verb, r.orphans_removed,
                      HumanBytes(r.orphan_bytes));
   out += fmt::format("upload sessions older than the grace period: {} {}; staged parts: {} {} ({})\n", verb,

@@ -36,6 +36,10 @@ namespace modelhub {
 
 struct GcOptions {
   int64_t grace_ms = 24LL * 3600 * 1000;
+  // Xorbs are kept at least this long after they were recorded, even when nothing uses them: Xet
+  // clients (hf_xet) reuse the xorbs they uploaded for 21 days from their local shard cache, and a
+  // shard naming a deleted xorb can only be refused. The longer of the two periods applies to xorbs.
+  int64_t xorb_grace_ms = 22LL * 24 * 3600 * 1000;
   bool dry_run = false;     // mark and report; remove nothing, take no lock
   int64_t lock_timeout_ms = 10LL * 60 * 1000;  // waiting for in-flight commits/pushes; < 0: forever
   std::function<void(const std::string&)> progress;  // human-readable progress lines (stderr)
@@ -45,6 +49,8 @@ struct GcOptions {
 struct GcReport {
   bool dry_run = false;
   int64_t grace_ms = 0;
+  int64_t xorb_grace_ms = 0;
+  int64_t xorbs_young = 0;         // unreferenced xorbs kept because they are younger than xorb_grace_ms
   // Mark.
   int64_t repos = 0;
   int64_t refs = 0;

@@ -129,10 +129,12 @@ class GcTest : public ::testing::Test {
     for (const FileTerm& t : *terms) chunks += t.chunk_end - t.chunk_start;
     return size + 8 * chunks;
   }
-  Result<GcReport> Gc(int64_t age_ms, bool dry_run = false) {
+  // xorb_grace_ms: 0 here (xorbs follow the grace period) unless a test looks at the Xet horizon.
+  Result<GcReport> Gc(int64_t age_ms, bool dry_run = false, int64_t xorb_grace_ms = 0) {
     GcOptions o;
     o.now_ms = NowMs() + age_ms;  // as if age_ms had passed
     o.dry_run = dry_run;
+    o.xorb_grace_ms = xorb_grace_ms;
     o.lock_timeout_ms = 2000;
     return CollectGarbage(hub_, o);
   }
@@ -224,6 +226,28 @@ TEST_F(GcTest, NothingYoungerThanTheGracePeriodGoes) {
   EXPECT_NE(FormatGcReport(*r).find("would remove"), std::string::npos);
   EXPECT_TRUE(Read(oid).ok());
   for (const auto& x : XorbsOf(oid)) EXPECT_TRUE(XorbStored(x));
+}
+
+TEST_F(GcTest, UnusedXorbsStayForTheXetClientCacheHorizon) {
+  RepoRecord a = NewRepo("a");
+  std::string data = RandomData(150'000, 33);
+  std::string oid = Upload(a, data);
+  CommitPointer(a, "f.bin", data);
+  DeleteRepo(a);
+  const int64_t horizon = GcOptions().xorb_grace_ms;
+  EXPECT_GE(horizon, 21 * kDay);  // hf_xet trusts its own uploaded shards for 21 days
+  // Past the file grace period: the file goes, its xorbs stay (a client may still name them).
+  auto r = Gc(2 * kDay, false, horizon);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->files_removed, 1);
+  EXPECT_EQ(r->xorbs_removed, 0);
+  EXPECT_GE(r->xorbs_young, 1);
+  EXPECT_NE(FormatGcReport(*r).find("kept for Xet clients"), std::string::npos);
+  // Past the horizon they go too.
+  r = Gc(horizon + kDay, false, horizon);
+  ASSERT_TRUE(r.ok());
+  EXPECT_GE(r->xorbs_removed, 1);
+  EXPECT_EQ(r->xorbs_young, 0);
 }
 
 TEST_F(GcTest, UploadedButNotCommittedSurvivesTheGracePeriod) {
