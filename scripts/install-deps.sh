@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything modelhub needs to build and test on Debian 12, idempotently:
-#   1. Debian packages (apt-get update + install only when something is missing),
-#   2. a Python venv at .venv with the pins of tests/requirements.txt (skipped when a stamp
-#      file says the venv already matches those requirements).
+#   1. Debian packages (apt-get update + install only when something is missing; node and npm
+#      only when no `node`/`npm` is on PATH),
+#   2. a Python venv at .venv with the pins of tests/requirements.txt, and a second one at
+#      .venv-hf036 with tests/requirements-hf036.txt (the older huggingface_hub 0.36 client);
+#      each skipped when its stamp file says it already matches its requirements,
+#   3. the JS test client in tests/js/node_modules (`npm ci` from the committed package-lock.json,
+#      skipped when a stamp says node_modules matches the lock).
 # Run as root (or with sudo available). Safe to run again and again.
 set -euo pipefail
 
@@ -38,6 +42,10 @@ for p in "${APT_PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+# The JS client tests need node >= 18 and npm. Debian's nodejs/npm only when none is on PATH (a
+# machine may already have a newer node from elsewhere, which must not be shadowed or replaced).
+if ! command -v node >/dev/null 2>&1; then missing+=(nodejs); fi
+if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
 if ((${#missing[@]})); then
   log "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -47,28 +55,46 @@ else
   log "Debian packages: all ${#APT_PACKAGES[@]} present"
 fi
 
-# ---- Python venv -------------------------------------------------------------------------------
+# ---- Python venvs ------------------------------------------------------------------------------
 # Debian's own python3 (the one python3-venv belongs to), not whatever python3 comes first in PATH.
 PY=/usr/bin/python3
 [[ -x $PY ]] || PY="$(command -v python3)"
-VENV="$ROOT/.venv"
-REQ="$ROOT/tests/requirements.txt"
-STAMP="$VENV/.modelhub-requirements.sha256"
-want="$( (sha256sum "$REQ" | cut -d' ' -f1; "$PY" -c 'import sys; print(sys.version)') | sha256sum | cut -d' ' -f1)"
-
-if [[ -x $VENV/bin/python && -f $STAMP && "$(cat "$STAMP")" == "$want" ]] && "$VENV/bin/python" -c '' 2>/dev/null; then
-  log "venv .venv already matches tests/requirements.txt"
-  exit 0
-fi
-
-if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c '' 2>/dev/null; then
-  log "creating venv at .venv with $PY"
-  rm -rf "$VENV"
-  "$PY" -m venv "$VENV"
-fi
-log "installing Python requirements (tests/requirements.txt)"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
-"$VENV/bin/python" -m pip install -q -r "$REQ"
-"$VENV/bin/python" -m pip check >&2 || { log "pip check found conflicts"; exit 1; }
-echo "$want" >"$STAMP"
-log "venv ready"
+
+# ensure_venv DIR REQUIREMENTS: creates DIR with $PY if needed and installs the pins, unless the
+# stamp in DIR (sha256 of the requirements file and the Python version) says it is already done.
+ensure_venv() {
+  local venv="$ROOT/$1" req="$ROOT/$2" stamp want
+  stamp="$venv/.modelhub-requirements.sha256"
+  want="$( (sha256sum "$req" | cut -d' ' -f1; "$PY" -c 'import sys; print(sys.version)') | sha256sum | cut -d' ' -f1)"
+  if [[ -x $venv/bin/python && -f $stamp && "$(cat "$stamp")" == "$want" ]] && "$venv/bin/python" -c '' 2>/dev/null; then
+    log "venv $1 already matches $2"
+    return 0
+  fi
+  if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c '' 2>/dev/null; then
+    log "creating venv at $1 with $PY"
+    rm -rf "$venv"
+    "$PY" -m venv "$venv"
+  fi
+  log "installing Python requirements ($2) into $1"
+  "$venv/bin/python" -m pip install -q -r "$req"
+  "$venv/bin/python" -m pip check >&2 || { log "pip check found conflicts in $1"; return 1; }
+  echo "$want" >"$stamp"
+  log "venv $1 ready"
+}
+
+ensure_venv .venv tests/requirements.txt
+ensure_venv .venv-hf036 tests/requirements-hf036.txt
+
+# ---- JS client (tests/js) ------------------------------------------------------------------------
+JS_DIR="$ROOT/tests/js"
+JS_STAMP="$JS_DIR/node_modules/.modelhub-lock.sha256"
+js_want="$(cat "$JS_DIR/package.json" "$JS_DIR/package-lock.json" | sha256sum | cut -d' ' -f1)"
+if [[ -f $JS_STAMP && "$(cat "$JS_STAMP")" == "$js_want" ]]; then
+  log "tests/js/node_modules already matches package-lock.json"
+else
+  log "installing the JS test client: npm ci in tests/js"
+  (cd "$JS_DIR" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+  echo "$js_want" >"$JS_STAMP"
+  log "tests/js/node_modules ready"
+fi

@@ -114,3 +114,29 @@ def server_counters(endpoint: str) -> dict[str, float]:
 
 def counters_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {k: after.get(k, 0) - before.get(k, 0) for k in after}
+
+
+# ---- Xet advertisement ----------------------------------------------------------------------------
+
+def xet_headers_on_resolve(endpoint: str, repo_id: str, path: str, token: str | None, revision: str = "main",
+                           repo_type: str = "model") -> dict[str, str | None]:
+    """What HEAD /resolve answers about Xet for one file (Python clients switch to Xet on X-Xet-Hash)."""
+    prefix = "" if repo_type == "model" else f"{repo_type}s/"
+    r = requests.head(f"{endpoint}/{prefix}{repo_id}/resolve/{revision}/{path}", headers=bearer(token),
+                      allow_redirects=False, timeout=30)
+    return {"status": str(r.status_code), "x-xet-hash": r.headers.get("X-Xet-Hash"),
+            "link": r.headers.get("Link"), "x-xet-refresh-route": r.headers.get("X-Xet-Refresh-Route")}
+
+
+def xet_not_advertised(endpoint: str, repo_id: str, path: str, token: str | None,
+                       batch_transfer: str | None) -> tuple[str | None, dict]:
+    """(reason, HEAD info): reason is None when the server advertises Xet, through the LFS batch answer
+    (`transfer: "xet"` to a client that offered it) or X-Xet-Hash on HEAD /resolve of an LFS file;
+    else it says what the server answered. Xet tests skip with that reason and run for real once the
+    server advertises Xet anywhere."""
+    head = xet_headers_on_resolve(endpoint, repo_id, path, token)
+    if batch_transfer == "xet" or head["x-xet-hash"]:
+        return None, head
+    return (f"server advertises no Xet: the LFS batch call offering transfers [basic, multipart, xet] got "
+            f"transfer={batch_transfer!r}, and HEAD /{repo_id}/resolve/main/{path} has no X-Xet-Hash "
+            f"(status {head['status']}, Link {head['link']!r})"), head
