@@ -2,7 +2,7 @@
 # Xet transfer: upload and download of a 2 GiB file through huggingface_hub + hf_xet (the Xet CAS
 # under /api/cas) against the same client on the plain path (HF_HUB_DISABLE_XET=1: LFS batch upload,
 # multipart; /resolve download rebuilt by the server), and the Xet download against nginx (sendfile)
-# serving the raw file. Every upload is a new random file (AES-CTR keystream: no repeats, so no
+# serving the raw file (curl writing it to a file, as the clients write theirs). Every upload is a new random file (AES-CTR keystream: no repeats, so no
 # client-side dedup) from a fresh client home (no local Xet cache); every download goes to a fresh
 # cache and is checked by sha256.
 #   size: 2048 MiB (BENCH_QUICK=1: 256), XET_SIZE_MIB overrides; XET_RUNS (2, quick 1); medians.
@@ -72,7 +72,9 @@ for ((r = 1; r <= RUNS; r++)); do
   DN_PLAIN+=("$t"); rm -rf "$cache"
   log "run $r: plain download $t s ($(secs_to_mbps "$t") MB/s)"
   [[ -n ${NG_URL:-} ]] || start_nginx "$BENCH_WORK/www"
-  s="$(curl -sS -o /dev/null -w '%{speed_download}' "$NG_URL/raw-$r.bin")"
+  # Written to a file like the clients do (hf_xet and hf_hub_download write the blob to the cache).
+  s="$(curl -sS -o "$BENCH_WORK/nginx.out" -w '%{speed_download}' "$NG_URL/raw-$r.bin")"
+  rm -f "$BENCH_WORK/nginx.out"
   DN_NGINX+=("$(awk -v b="$BYTES" -v s="$s" 'BEGIN { printf "%.3f\n", b / s }')")
   log "run $r: nginx GET $(mbps "$s") MB/s"
   rm -f "$BENCH_WORK/www/raw-$r.bin"
@@ -86,7 +88,7 @@ echo "  upload   xet   $up_x s  $(secs_to_mbps "$up_x") MB/s"
 echo "  upload   lfs   $up_l s  $(secs_to_mbps "$up_l") MB/s (HF_HUB_DISABLE_XET=1: LFS multipart)"
 echo "  download xet   $dn_x s  $(secs_to_mbps "$dn_x") MB/s"
 echo "  download plain $dn_p s  $(secs_to_mbps "$dn_p") MB/s (HF_HUB_DISABLE_XET=1: /resolve)"
-echo "  download nginx $dn_n s  $(secs_to_mbps "$dn_n") MB/s (curl, sendfile)"
+echo "  download nginx $dn_n s  $(secs_to_mbps "$dn_n") MB/s (curl -o FILE, nginx sendfile)"
 echo "  ratio upload xet/lfs (throughput):     $(ratio "$up_l" "$up_x")"
 echo "  ratio download xet/plain (throughput): $(ratio "$dn_p" "$dn_x")"
 echo "  ratio download xet/nginx (throughput): $(ratio "$dn_n" "$dn_x")"
