@@ -85,6 +85,17 @@ ensure_venv() {
 
 ensure_venv .venv tests/requirements.txt
 ensure_venv .venv-hf036 tests/requirements-hf036.txt
+# hf_xet 1.1.3 beside it (used through PYTHONPATH by tests/e2e/test_hf036.py): the oldest hf_xet that
+# huggingface_hub 0.36 accepts, from before xorb footers and shard lookup tables were dropped from uploads.
+OLD_XET="$ROOT/.venv-hf036/hf_xet-1.1.3"
+if [[ -f $OLD_XET/.modelhub-done ]]; then
+  log "hf_xet 1.1.3 already in .venv-hf036/hf_xet-1.1.3"
+else
+  rm -rf "$OLD_XET"
+  "$ROOT/.venv-hf036/bin/python" -m pip install -q --no-deps --target "$OLD_XET" hf_xet==1.1.3
+  touch "$OLD_XET/.modelhub-done"
+  log "hf_xet 1.1.3 ready in .venv-hf036/hf_xet-1.1.3"
+fi
 
 # ---- JS client (tests/js) ------------------------------------------------------------------------
 JS_DIR="$ROOT/tests/js"
