@@ -92,4 +92,5 @@ echo "  download nginx $dn_n s  $(secs_to_mbps "$dn_n") MB/s (curl -o FILE, ngin
 echo "  ratio upload xet/lfs (throughput):     $(ratio "$up_l" "$up_x")"
 echo "  ratio download xet/plain (throughput): $(ratio "$dn_p" "$dn_x")"
 echo "  ratio download xet/nginx (throughput): $(ratio "$dn_n" "$dn_x")"
+echo "  server peak RSS over the whole run (VmHWM): $(awk '/^VmHWM/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$MH_PID/status")"
 echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
