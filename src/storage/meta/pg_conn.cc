@@ -125,10 +125,11 @@ void IgnoreNotice(void*, const char*) {}  // NOTICEs would go to stderr otherwis
 }  // namespace
 
 Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& url, int connect_timeout_s) {
-  // Later keywords override earlier ones, so the URL (expanded from dbname) wins.
+  // Later keywords override earlier ones: the URL (expanded from dbname) may set its own
+  // timeout and name, but not the encoding, which must be UTF-8 (StorableText relies on it).
   const std::string timeout = std::to_string(connect_timeout_s);
-  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* values[] = {timeout.c_str(), "modelhub", url.c_str(), nullptr};
+  const char* keys[] = {"connect_timeout", "application_name", "dbname", "client_encoding", nullptr};
+  const char* values[] = {timeout.c_str(), "modelhub", url.c_str(), "UTF8", nullptr};
   auto conn = std::make_unique<PgConn>(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
   if (!conn->conn_) return Status::Internal("libpq could not allocate a connection");
   if (PQstatus(conn->conn_.get()) != CONNECTION_OK) {
