@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <utility>
 
@@ -165,7 +166,8 @@ Result<PgResult> PgConn::Exec(std::string_view sql, const PgParams& params) {
   const char* primary = raw != nullptr ? PQresultErrorField(raw, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
   std::string message = TrimMessage(primary != nullptr ? primary : PQerrorMessage(conn_.get()));
   // Name the statement by its first words only: the SQL text is fixed, the values are not in it.
-  std::string what = text.substr(0, text.find_first_of("(\n", 0, 2));
+  const size_t start = std::min(text.find_first_not_of(" \n"), text.size());
+  std::string what = text.substr(start, text.find_first_of("(\n", start, 2) - start);
   if (what.size() > 48) what = what.substr(0, 48) + "...";
   return PgError(last_sqlstate_, broken(), message, "PostgreSQL " + what);
 }

@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -187,6 +189,35 @@ TEST_F(PgMetadataStoreTest, Version4BackfillsXorbFilesFromTerms) {
   MH_ASSERT_OK_AND_ASSIGN(
       files, store->FilesWithXorb("07060504030201000f0e0d0c0b0a09081716151413121110" "1f1e1d1c1b1a1918", 10));
   EXPECT_EQ(files, (std::vector<std::string>{std::string(64, '3')}));
+}
+
+// What PgParams sends comes back unchanged: array quoting, raw bytes, integer limits, NULL.
+TEST_F(PgMetadataStoreTest, ParametersRoundTrip) {
+  MH_ASSERT_OK_AND_ASSIGN(std::unique_ptr<PgConn> conn, PgConn::Connect(url_, 10));
+  const std::vector<std::string> items = {"plain", "with \"quotes\"", "back\\slash", "a,b", "{braces}", "", "NULL",
+                                          " spaced ", "caf\xc3\xa9"};
+  MH_ASSERT_OK_AND_ASSIGN(PgResult arr, conn->Exec("SELECT t.v FROM unnest($1::text[]) WITH ORDINALITY AS t(v, i) "
+                                                   "ORDER BY t.i",
+                                                   PgParams::Of(PgTextArray{items})));
+  ASSERT_EQ(arr.rows(), static_cast<int>(items.size()));
+  for (int i = 0; i < arr.rows(); ++i) {
+    EXPECT_FALSE(arr.IsNull(i, 0)) << i;
+    EXPECT_EQ(arr.Text(i, 0), items[i]);
+  }
+  std::string bytes;
+  for (int i = 0; i < 256; ++i) bytes += static_cast<char>(i);
+  MH_ASSERT_OK_AND_ASSIGN(PgResult bin, conn->Exec("SELECT $1::bytea, length($1)", PgParams::Of(PgBytes{bytes})));
+  EXPECT_EQ(bin.Bytes(0, 0), bytes);
+  EXPECT_EQ(bin.Int64(0, 1), 256);
+  MH_ASSERT_OK_AND_ASSIGN(PgResult ints, conn->Exec("SELECT $1, $2, $3 IS NULL, $4",
+                                                    PgParams::Of(INT64_MIN, INT64_MAX, std::optional<int64_t>(), true)));
+  EXPECT_EQ(ints.Int64(0, 0), INT64_MIN);
+  EXPECT_EQ(ints.Int64(0, 1), INT64_MAX);
+  EXPECT_TRUE(ints.Bool(0, 2));
+  EXPECT_TRUE(ints.Bool(0, 3));
+  // A NUL is refused by the server, never silently cut off.
+  MH_EXPECT_CODE(conn->Exec("SELECT $1", PgParams::Of(std::string("ab\0cd", 5))), kInvalidArgument);
+  MH_EXPECT_OK(conn->Exec("SELECT 1"));  // the connection is still usable
 }
 
 // Names PostgreSQL text cannot hold (NUL, invalid UTF-8) are never found and never stored.
