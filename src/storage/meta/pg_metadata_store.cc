@@ -494,41 +494,44 @@ template <typename Fn>
 auto PgMetadataStore::Run(Mode mode, Fn&& fn, const bool* delivered) -> decltype(fn(std::declval<PgConn&>())) {
   using R = decltype(fn(std::declval<PgConn&>()));
   for (int attempt = 1;; ++attempt) {
-    MH_ASSIGN_OR_RETURN(PgPool::Lease lease, pool_.Acquire());
-    PgConn& c = *lease;
-    Status failed;
-    std::string sqlstate;
-    bool committing = false;
-    if (mode == Mode::kWrite) {
-      failed = c.Run("BEGIN ISOLATION LEVEL SERIALIZABLE");
-    } else if (mode == Mode::kSnapshot) {
-      failed = c.Run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    }
-    if (failed.ok()) {
-      R result = fn(c);
-      if (result.ok() && mode == Mode::kStatement) return result;
-      if (result.ok()) {
-        committing = true;
-        failed = c.Run("COMMIT");
-        if (failed.ok()) return result;
-      } else {
-        failed = StatusOf(result);
+    bool backoff = false;
+    {  // the connection goes back to the pool before any backoff
+      MH_ASSIGN_OR_RETURN(PgPool::Lease lease, pool_.Acquire());
+      PgConn& c = *lease;
+      Status failed;
+      bool committing = false;
+      if (mode == Mode::kWrite) {
+        failed = c.Run("BEGIN ISOLATION LEVEL SERIALIZABLE");
+      } else if (mode == Mode::kSnapshot) {
+        failed = c.Run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       }
-    }
-    sqlstate = c.last_sqlstate();
-    const bool lost = c.broken();
-    if (mode != Mode::kStatement && !lost && !committing) (void)c.Run("ROLLBACK");
-    if (lost) {
-      pool_.DiscardIdle();
-      if (committing) {
-        return Status::Unavailable("connection to PostgreSQL lost during COMMIT; the change may or may not have "
-                                   "been applied: " + failed.message());
+      if (failed.ok()) {
+        R result = fn(c);
+        if (result.ok() && mode == Mode::kStatement) return result;
+        if (result.ok()) {
+          committing = true;
+          failed = c.Run("COMMIT");
+          if (failed.ok()) return result;
+        } else {
+          failed = StatusOf(result);
+        }
       }
+      const std::string sqlstate = c.last_sqlstate();
+      const bool lost = c.broken();
+      if (mode != Mode::kStatement && !lost && !committing) (void)c.Run("ROLLBACK");
+      if (lost) {
+        pool_.DiscardIdle();
+        if (committing) {
+          return Status::Unavailable("connection to PostgreSQL lost during COMMIT; the change may or may not have "
+                                     "been applied: " + failed.message());
+        }
+      }
+      const bool again = (IsPgRetryableSqlstate(sqlstate) || lost) && (delivered == nullptr || !*delivered) &&
+                         attempt < options_.max_attempts;
+      if (!again) return failed;
+      backoff = !lost;
     }
-    const bool again = (IsPgRetryableSqlstate(sqlstate) || lost) && (delivered == nullptr || !*delivered) &&
-                       attempt < options_.max_attempts;
-    if (!again) return failed;
-    if (!lost) Backoff(attempt);
+    if (backoff) Backoff(attempt);
   }
 }
 
