@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL server for tests, on loopback, in a folder of its own.
 #
-#   pg-test-server.sh start DIR   first call: initdb in DIR/data; then starts the server on a free
+#   pg-test-server.sh start DIR [PID]
+#                                 first call: initdb in DIR/data; then starts the server on a free
 #                                 loopback port (kept in DIR/port, so a restart reuses it) and
-#                                 prints its URL: postgresql://postgres@127.0.0.1:PORT/postgres
+#                                 prints its URL: postgresql://postgres@127.0.0.1:PORT/postgres.
+#                                 With PID (the test process), a watcher stops the server and
+#                                 removes DIR once that process is gone, so a killed test leaves
+#                                 nothing behind.
 #   pg-test-server.sh stop DIR    fast shutdown (clients are disconnected); Ok if not running
 #   pg-test-server.sh url DIR     prints the URL of a started server
 #
@@ -15,10 +19,12 @@
 set -euo pipefail
 
 die() { printf 'pg-test-server: %s\n' "$*" >&2; exit 1; }
-usage() { die "usage: $0 start|stop|url DIR"; }
-[[ $# -eq 2 ]] || usage
+usage() { die "usage: $0 start DIR [PID] | stop DIR | url DIR"; }
+[[ $# -eq 2 || ($# -eq 3 && $1 == start) ]] || usage
 cmd=$1
 dir=$2
+owner=${3:-}
+[[ -z $owner || $owner =~ ^[0-9]+$ ]] || usage
 [[ -d $dir ]] || die "no such directory: $dir"
 dir="$(cd "$dir" && pwd)"
 
@@ -86,6 +92,16 @@ EOF
     ((++tries < 20)) || die "cannot start the server: $(tail -5 "$dir/server.log" 2>/dev/null)"
   done
   echo "$port" >"$dir/port"
+  if [[ -n $owner ]]; then
+    # Detached, and holding none of the caller's pipes: it must not keep `$(...)` or popen waiting.
+    (
+      while kill -0 "$owner" 2>/dev/null && [[ -f $dir/data/postmaster.pid ]]; do sleep 1; done
+      if ! kill -0 "$owner" 2>/dev/null; then
+        if [[ -f $dir/data/postmaster.pid ]]; then as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate stop; fi
+        rm -rf "$dir"  # nobody is left to remove it
+      fi
+    ) </dev/null >/dev/null 2>&1 &
+  fi
   url_of
 }
 

@@ -1,6 +1,7 @@
 #include "storage/meta/pg_test_server.h"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -27,11 +28,11 @@ PgTestServer::~PgTestServer() {
   (void)RemoveAll(dir_);
 }
 
-Result<std::string> PgTestServer::Script(const std::string& command) {
+Result<std::string> PgTestServer::Script(const std::string& command, const std::string& extra) {
   if (dir_.empty()) return Status::IOError("cannot create a scratch directory for PostgreSQL");
   // dir_ comes from mkdtemp (no quotes); the source path is the build's own.
   const std::string cmd = std::string("bash '") + MODELHUB_SOURCE_DIR + "/scripts/pg-test-server.sh' " + command +
-                          " '" + dir_ + "' 2>'" + dir_ + "/script.err'";
+                          " '" + dir_ + "' " + extra + " 2>'" + dir_ + "/script.err'";
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) return Status::IOError("cannot run scripts/pg-test-server.sh");
   std::string out;
@@ -48,7 +49,8 @@ Result<std::string> PgTestServer::Script(const std::string& command) {
 }
 
 Status PgTestServer::Start() {
-  MH_ASSIGN_OR_RETURN(std::string url, Script("start"));
+  // With our pid: if this process dies without stopping it, the server goes too.
+  MH_ASSIGN_OR_RETURN(std::string url, Script("start", std::to_string(::getpid())));
   url_ = url;
   return Status::Ok();
 }

@@ -1,7 +1,8 @@
 // PgTestServer: a throwaway PostgreSQL server for tests, run through
 // scripts/pg-test-server.sh (which the black-box tests can call directly) in a
 // scratch directory on a loopback port chosen at run time. The server is
-// stopped and its directory removed when the object dies.
+// stopped and its directory removed when the object dies, and stopped by the
+// script's watcher if this process dies first.
 //
 // Thread-safety: Start/Stop from one thread; CreateDatabase from any.
 #pragma once
@@ -33,7 +34,8 @@ class PgTestServer {
   Result<std::string> CreateDatabase();
 
  private:
-  Result<std::string> Script(const std::string& command);
+  // Runs scripts/pg-test-server.sh COMMAND DIR EXTRA; its stdout, trimmed.
+  Result<std::string> Script(const std::string& command, const std::string& extra = "");
 
   std::string dir_;  // scratch directory, empty if it could not be made
   std::string url_;
