@@ -20,9 +20,9 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config clang-14
   # libraries
   libboost-dev libgit2-dev libsqlite3-dev libssl-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  liblz4-dev zlib1g-dev libgtest-dev libgmock-dev libclang-rt-14-dev
-  # test peers and tools
-  git git-lfs python3-venv nginx-light wrk curl b3sum
+  liblz4-dev zlib1g-dev libgtest-dev libgmock-dev libclang-rt-14-dev libpq-dev
+  # test peers and tools (postgresql: the server scripts/pg-test-server.sh starts for the tests)
+  git git-lfs python3-venv nginx-light wrk curl b3sum postgresql
 )
 # Extra packages can be added without editing this file: MODELHUB_EXTRA_APT="liblz4-dev libzstd-dev"
 if [[ -n "${MODELHUB_EXTRA_APT:-}" ]]; then

@@ -10,6 +10,9 @@ bash scripts/install-deps.sh || { echo "[test] install-deps failed" >&2; exit 1;
 bash scripts/build.sh || { echo "[test] build failed" >&2; exit 1; }
 
 status=0
+# install-deps installed PostgreSQL: its tests must run, a missing server fails them instead of skipping.
+export MODELHUB_REQUIRE_POSTGRES=${MODELHUB_REQUIRE_POSTGRES:-1}
+
 if [[ -z ${MODELHUB_SKIP_UNIT:-} ]]; then
   echo "[test] unit tests: ctest --test-dir build" >&2
   ctest --test-dir build --output-on-failure -j"$(nproc)" || status=1
