@@ -38,9 +38,57 @@ Status MigrateDataDir(DataDir& d, int64_t from) {
   return Status::Ok();
 }
 
+std::string MetadataLocation(const std::string& root, const StorageConfig& c) {
+  return c.metadata_url.empty() ? root + "/modelhub.db" : c.metadata_url;
+}
+
+Result<std::unique_ptr<BlobStore>> OpenBlobs(const std::string& root, const StorageConfig& c) {
+  if (c.blob_url.empty()) return OpenLocalBlobStore(root + "/blobs");
+  if (c.blob_url.rfind("file://", 0) == 0) return OpenLocalBlobStore(c.blob_url.substr(7));
+  return Status::InvalidArgument("blobs: unsupported URL scheme (use file://DIR)");
+}
+
+std::string Redacted(const std::string& url) {
+  // scheme://user:password@host -> scheme://user:***@host
+  auto scheme = url.find("://");
+  auto at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
+  auto colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
 }  // namespace
 
-Result<std::unique_ptr<DataDir>> OpenDataDir(const std::string& root) {
+Result<StorageConfig> ReadStorageConfig(const std::string& root) {
+  StorageConfig c;
+  const std::string path = root + "/storage.conf";
+  auto text = ReadFile(path);
+  if (!text.ok()) {
+    if (text.status().IsNotFound()) return c;
+    return text.status();
+  }
+  int line_no = 0;
+  for (const auto& raw : Split(*text, '\n')) {
+    ++line_no;
+    std::string line = Trim(raw);
+    if (line.empty() || line[0] == '#') continue;
+    auto eq = line.find('=');
+    std::string k = eq == std::string::npos ? line : Trim(line.substr(0, eq));
+    std::string v = eq == std::string::npos ? "" : Trim(line.substr(eq + 1));
+    if (k == "metadata") c.metadata_url = v;
+    else if (k == "blobs") c.blob_url = v;
+    else return Status::InvalidArgument(fmt::format("{}:{}: unknown setting '{}' (metadata, blobs)", path, line_no, k));
+  }
+  return c;
+}
+
+Result<std::unique_ptr<MetadataStore>> OpenDataDirMetadata(const std::string& root) {
+  MH_ASSIGN_OR_RETURN(StorageConfig c, ReadStorageConfig(root));
+  return OpenMetadataStore(MetadataLocation(root, c));
+}
+
+Result<std::unique_ptr<DataDir>> OpenDataDir(const std::string& root, const StorageConfig* requested) {
   auto d = std::make_unique<DataDir>();
   d->root = root;
   MH_RETURN_IF_ERROR(MakeDirs(root));
@@ -66,8 +114,25 @@ Result<std::unique_ptr<DataDir>> OpenDataDir(const std::string& root) {
     return format.status();
   }
   MH_RETURN_IF_ERROR(MakeDirs(d->repos_dir()));
-  MH_ASSIGN_OR_RETURN(d->meta, OpenSqliteMetadataStore(root + "/modelhub.db"));
-  MH_ASSIGN_OR_RETURN(d->blobs, OpenLocalBlobStore(root + "/blobs"));
+  MH_ASSIGN_OR_RETURN(d->storage, ReadStorageConfig(root));
+  if (requested != nullptr && !(requested->metadata_url.empty() && requested->blob_url.empty()) &&
+      !(*requested == d->storage)) {
+    if (!d->storage.metadata_url.empty() || !d->storage.blob_url.empty() || PathExists(root + "/modelhub.db")) {
+      return Status::InvalidArgument(fmt::format(
+          "the data folder {} uses metadata '{}' and blobs '{}' (storage.conf); refusing to switch to '{}' and '{}' "
+          "(move the data first, or edit {}/storage.conf)",
+          root, Redacted(MetadataLocation(root, d->storage)), d->storage.blob_url.empty() ? "local" : d->storage.blob_url,
+          Redacted(requested->metadata_url), requested->blob_url, root));
+    }
+    MH_RETURN_IF_ERROR(WriteFileAtomic(root + "/storage.conf",
+                                       fmt::format("# written by modelhub serve; every process using this folder opens these\n"
+                                                   "metadata = {}\nblobs = {}\n",
+                                                   requested->metadata_url, requested->blob_url),
+                                       0600));
+    d->storage = *requested;
+  }
+  MH_ASSIGN_OR_RETURN(d->meta, OpenMetadataStore(MetadataLocation(root, d->storage)));
+  MH_ASSIGN_OR_RETURN(d->blobs, OpenBlobs(root, d->storage));
   d->content = std::make_unique<ChunkStore>(d->blobs.get(), d->meta.get());
   if (version < kDataFormatVersion) {
     MH_RETURN_IF_ERROR(MigrateDataDir(*d, version));

@@ -22,16 +22,33 @@ namespace modelhub {
 // 1: LFS objects stored whole; 2: LFS objects stored as chunks in xorbs.
 inline constexpr int kDataFormatVersion = 2;
 
+// Where the metadata and the blobs live (docs/deploy.md). Empty: the embedded defaults in the data
+// folder (DIR/modelhub.db, DIR/blobs). Otherwise a URL: postgres://… for the metadata, s3://… or
+// file://… for the blobs. Kept in DIR/storage.conf ("metadata = URL", "blobs = URL", mode 0600) so
+// that every process using the folder — servers, admin commands, the git hook — opens the same stores.
+struct StorageConfig {
+  std::string metadata_url;
+  std::string blob_url;
+  friend bool operator==(const StorageConfig&, const StorageConfig&) = default;
+};
 struct DataDir {
   std::string root;
   std::unique_ptr<MetadataStore> meta;
   std::unique_ptr<BlobStore> blobs;
   std::unique_ptr<ChunkStore> content;
   std::string signing_key;
+  StorageConfig storage;
   std::string repos_dir() const { return root + "/repos"; }
 };
 
-// Opens (creating if needed) the data folder at root.
-Result<std::unique_ptr<DataDir>> OpenDataDir(const std::string& root);
+Result<StorageConfig> ReadStorageConfig(const std::string& root);  // defaults if DIR/storage.conf is absent
+
+// Opens (creating if needed) the data folder at root. With `requested` (serve flags / environment):
+// recorded in DIR/storage.conf the first time; a folder already set up differently is refused, so
+// that two processes can never end up on different stores.
+Result<std::unique_ptr<DataDir>> OpenDataDir(const std::string& root, const StorageConfig* requested = nullptr);
+
+// Only the metadata store of a data folder (the git hook's view).
+Result<std::unique_ptr<MetadataStore>> OpenDataDirMetadata(const std::string& root);
 
 }  // namespace modelhub

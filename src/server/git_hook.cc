@@ -19,12 +19,13 @@
 //    the pointer's size: the same rule as the HTTP API's commit endpoint, so no
 //    one can claim another repository's object by its hash. The registry is
 //    read from the metadata store of the data folder MODELHUB_DATA
-//    (<data>/modelhub.db, see server/data_dir.h), repository MODELHUB_REPO_ID.
+//    (OpenDataDirMetadata: the folder's storage.conf, server/data_dir.h), repository MODELHUB_REPO_ID.
 // The repository is opened with GIT_REPOSITORY_OPEN_FROM_ENV so libgit2 sees the
 // quarantined objects (GIT_OBJECT_DIRECTORY + GIT_ALTERNATE_OBJECT_DIRECTORIES).
 #include "server/git_hook.h"
 
 #include "repo/libgit2_util.h"
+#include "server/data_dir.h"
 
 #include <git2.h>
 
@@ -352,7 +353,7 @@ class PreReceive {
       internal_ = "MODELHUB_DATA / MODELHUB_REPO_ID not set: cannot check the pushed LFS pointers";
       return;
     }
-    auto meta = OpenSqliteMetadataStore(cfg_.data_dir + "/modelhub.db");
+    auto meta = OpenDataDirMetadata(cfg_.data_dir);
     if (!meta.ok()) {
       internal_ = "metadata store: " + meta.status().message();
       return;

@@ -39,6 +39,8 @@ struct ServeOptions {
   std::string protect_default_branch;  // "", "true" or "false"
   int64_t git_timeout_s = 0;
   std::string xet;  // "", "true" or "false"
+  std::string metadata_url;  // "" = DIR/modelhub.db (SQLite)
+  std::string blob_url;      // "" = DIR/blobs
   int64_t xet_token_ttl_s = 0;
   bool quiet = false;
 };
@@ -71,6 +73,8 @@ Status LoadConfigFile(const std::string& path, ServeOptions& o) {
     else if (k == "git-max-file-bytes") MH_RETURN_IF_ERROR(num(o.git_max_file_bytes));
     else if (k == "git-timeout-seconds") MH_RETURN_IF_ERROR(num(o.git_timeout_s));
     else if (k == "xet-token-ttl-seconds") MH_RETURN_IF_ERROR(num(o.xet_token_ttl_s));
+    else if (k == "metadata-url") o.metadata_url = v;
+    else if (k == "blob-url") o.blob_url = v;
     else if (k == "xet") {
       if (!ParseBool(v)) return Status::InvalidArgument(fmt::format("{}:{}: {} must be true or false", path, line_no, k));
       o.xet = *ParseBool(v) ? "true" : "false";
@@ -95,6 +99,8 @@ void ApplyEnv(ServeOptions& o) {
   if (auto v = env("MODELHUB_DATA")) o.data = *v;
   if (auto v = env("MODELHUB_LISTEN")) o.listen = *v;
   if (auto v = env("MODELHUB_PUBLIC_URL")) o.public_url = *v;
+  if (auto v = env("MODELHUB_METADATA_URL")) o.metadata_url = *v;
+  if (auto v = env("MODELHUB_BLOB_URL")) o.blob_url = *v;
   if (auto v = env("MODELHUB_MAX_COMMIT_BYTES")) o.max_commit_bytes = ParseInt64(*v).value_or(0);
   if (auto v = env("MODELHUB_MAX_JSON_BYTES")) o.max_json_bytes = ParseInt64(*v).value_or(0);
 }
@@ -122,6 +128,8 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   if (explicit_flags.count("git-timeout-seconds")) o.git_timeout_s = flag_values.git_timeout_s;
   if (explicit_flags.count("protect-default-branch")) o.protect_default_branch = flag_values.protect_default_branch;
   if (explicit_flags.count("xet")) o.xet = flag_values.xet;
+  if (explicit_flags.count("metadata-url")) o.metadata_url = flag_values.metadata_url;
+  if (explicit_flags.count("blob-url")) o.blob_url = flag_values.blob_url;
   if (explicit_flags.count("xet-token-ttl-seconds")) o.xet_token_ttl_s = flag_values.xet_token_ttl_s;
 
   auto colon = o.listen.rfind(':');
@@ -136,7 +144,8 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   if (o.max_connections > 0) hopts.max_connections = o.max_connections;
   hopts.access_log = !o.quiet;
 
-  auto dd = OpenDataDir(o.data);
+  StorageConfig requested{o.metadata_url, o.blob_url};
+  auto dd = OpenDataDir(o.data, &requested);
   if (!dd.ok()) return Fail(dd.status());
 
   // Block termination signals in every thread; one thread waits for them.
@@ -214,6 +223,12 @@ int main(int argc, char** argv) {
   serve->add_option("--xet-token-ttl-seconds", flags.xet_token_ttl_s,
                     "Lifetime of Xet access tokens and signed xorb URLs (default 3600)")
       ->check(CLI::PositiveNumber);
+  serve->add_option("--metadata-url", flags.metadata_url,
+                    "Metadata store: postgres://user:pass@host:port/db for several processes (default: SQLite in "
+                    "the data folder; env MODELHUB_METADATA_URL). Recorded in DIR/storage.conf");
+  serve->add_option("--blob-url", flags.blob_url,
+                    "Blob store: s3://bucket/prefix?endpoint=…&region=… or file://DIR (default: DIR/blobs; env "
+                    "MODELHUB_BLOB_URL). Recorded in DIR/storage.conf");
   serve->add_flag("--quiet", so.quiet, "No access log");
 
   std::string data = "./data";
@@ -286,7 +301,7 @@ int main(int argc, char** argv) {
     std::set<std::string> explicit_flags;
     for (const char* f : {"data", "listen", "public-url", "max-commit-bytes", "max-json-bytes", "max-header-bytes",
                           "max-connections", "git-max-file-bytes", "git-timeout-seconds",
-                          "protect-default-branch", "xet", "xet-token-ttl-seconds"}) {
+                          "protect-default-branch", "xet", "xet-token-ttl-seconds", "metadata-url", "blob-url"}) {
       if (serve->count(std::string("--") + f) > 0) explicit_flags.insert(f);
     }
     return RunServe(so, explicit_flags, flags);

@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -142,8 +143,54 @@ def serve_help() -> str:
         return ""
 
 
+# ---- scale-out backends -------------------------------------------------------------------------
+# MODELHUB_E2E_BACKEND=postgres: every hub the tests start keeps its metadata in a database of its own
+# on one PostgreSQL server started for the session (scripts/pg-test-server.sh, loopback, run-time port).
+BACKEND = os.environ.get("MODELHUB_E2E_BACKEND", "embedded")
+_PG: dict[str, str] = {}
+
+
+def _pg_server_url() -> str:
+    if "url" not in _PG:
+        d = tempfile.mkdtemp(prefix="modelhub-e2e-pg-")
+        cp = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "pg-test-server.sh"), "start", d, str(os.getpid())],
+                            capture_output=True, text=True, timeout=120)
+        if cp.returncode != 0:
+            raise RuntimeError(f"could not start PostgreSQL for MODELHUB_E2E_BACKEND=postgres (exit {cp.returncode}):"
+                               f"\n{cp.stderr[-2000:]}")
+        _PG.update(dir=d, url=cp.stdout.strip().splitlines()[-1])
+    return _PG["url"]
+
+
+def new_database() -> str:
+    """URL of a fresh, empty database on the session's PostgreSQL server."""
+    base = _pg_server_url()
+    name = "hub_" + uuid.uuid4().hex[:12]
+    cp = subprocess.run(["psql", base, "-v", "ON_ERROR_STOP=1", "-qc", f"CREATE DATABASE {name}"],
+                        capture_output=True, text=True, timeout=60)
+    if cp.returncode != 0:
+        raise RuntimeError(f"CREATE DATABASE failed: {cp.stderr}")
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+def stop_backends() -> None:
+    if "dir" in _PG:
+        subprocess.run(["bash", str(REPO_ROOT / "scripts" / "pg-test-server.sh"), "stop", _PG["dir"]],
+                       capture_output=True, timeout=60)
+        _PG.clear()
+
+
+def backend_args() -> tuple[str, ...]:
+    if BACKEND == "embedded":
+        return ()
+    if BACKEND == "postgres":
+        return ("--metadata-url", new_database())
+    raise RuntimeError(f"MODELHUB_E2E_BACKEND={BACKEND!r}: expected embedded or postgres")
+
+
 def start_hub(tmp: Path, port: int | None = None, extra_args: tuple[str, ...] = ()) -> Hub:
-    """Starts one more server (own port and data folder); the caller stops it."""
+    """Starts one more server (own port, data folder and, with MODELHUB_E2E_BACKEND, own database);
+    the caller stops it."""
     binary = _binary()
     if not binary.exists():
         raise RuntimeError(f"modelhub binary not found at {binary}: run scripts/build.sh "
@@ -152,5 +199,7 @@ def start_hub(tmp: Path, port: int | None = None, extra_args: tuple[str, ...] = 
     tmp.mkdir(parents=True, exist_ok=True)
     hub = Hub(endpoint=f"http://127.0.0.1:{port}", port=port, data_dir=tmp / "data", binary=binary,
               log_path=tmp / "server.log", tmp=tmp, extra_args=tuple(extra_args))
+    if not (hub.data_dir / "storage.conf").exists():  # a restarted folder already names its stores
+        hub.extra_args += backend_args()
     hub.start()
     return hub

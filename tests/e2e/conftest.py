@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+import _hub
 from _hub import Hub, User, free_port, start_hub
 
 
@@ -126,7 +127,12 @@ def fresh_cache(tmp_path, monkeypatch):
     return cache
 
 
+def pytest_report_header(config):
+    return f"modelhub backends: {_hub.BACKEND} (MODELHUB_E2E_BACKEND)"
+
+
 def pytest_sessionfinish(session, exitstatus):
+    _hub.stop_backends()
     if os.environ.get("MODELHUB_E2E_KEEP"):
         print(f"\nmodelhub e2e: kept {_TMP_ROOT} (server log: {_TMP_ROOT / 'server' / 'server.log'})")
         return
