@@ -109,7 +109,8 @@ class Hub:
                 raise RuntimeError(f"modelhub serve exited with {self.proc.returncode} before /health "
                                    f"answered.\ncommand: {' '.join(cmd)}\n--- server log ---\n{self.log_tail()}")
             try:
-                r = requests.get(f"{self.endpoint}/health", timeout=2)
+                # The process itself (its public URL may be a proxy in front of several).
+                r = requests.get(f"http://127.0.0.1:{self.port}/health", timeout=2)
                 if r.status_code == 200:
                     return
                 last_err = f"HTTP {r.status_code}: {r.text[:200]}"
