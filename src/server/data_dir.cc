@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
+
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "storage/meta/pg_metadata_store.h"
 
 namespace modelhub {
 
@@ -147,6 +150,67 @@ Result<std::unique_ptr<DataDir>> OpenDataDir(const std::string& root, const Stor
     MH_RETURN_IF_ERROR(WriteFileAtomic(key_path, d->signing_key + "\n", 0600));
   }
   return d;
+}
+
+Status MigrateStorage(const std::string& root, const StorageConfig& to,
+                      const std::function<void(const std::string&)>& progress) {
+  MH_ASSIGN_OR_RETURN(StorageConfig from, ReadStorageConfig(root));
+  if (!from.metadata_url.empty()) {
+    return Status::InvalidArgument("the data folder " + root + " already keeps its metadata in " +
+                                   Redacted(from.metadata_url));
+  }
+  if (to.metadata_url.rfind("postgres://", 0) != 0 && to.metadata_url.rfind("postgresql://", 0) != 0) {
+    return Status::InvalidArgument("--metadata-url must be a postgres:// or postgresql:// URL");
+  }
+  const std::string db = root + "/modelhub.db";
+  if (!PathExists(db)) return Status::NotFound("no embedded metadata database at " + db);
+  MH_ASSIGN_OR_RETURN(auto pg, PgMetadataStore::Open(to.metadata_url));
+  progress("migrate: copying metadata from " + db + " to " + Redacted(to.metadata_url));
+  MH_ASSIGN_OR_RETURN(int64_t rows, pg->ImportFromSqlite(db));
+  progress(fmt::format("migrate: {} metadata rows copied", rows));
+  if (!to.blob_url.empty()) {
+    MH_ASSIGN_OR_RETURN(auto src, OpenBlobs(root, from));
+    MH_ASSIGN_OR_RETURN(auto dst, OpenBlobs(root, to));
+    std::vector<std::pair<std::string, int64_t>> keys;
+    for (const char* prefix : {"xorbs/", "uploads/"}) {
+      MH_RETURN_IF_ERROR(src->List(prefix, [&](const std::string& key, int64_t size) { keys.emplace_back(key, size); }));
+    }
+    progress(fmt::format("migrate: copying {} blobs to {}", keys.size(), to.blob_url));
+    std::vector<char> buf(4 << 20);
+    int64_t bytes = 0;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const auto& [key, size] = keys[i];
+      MH_ASSIGN_OR_RETURN(auto r, src->Open(key));
+      MH_ASSIGN_OR_RETURN(auto w, dst->NewWriter(key));
+      while (true) {
+        MH_ASSIGN_OR_RETURN(size_t n, r->Read(buf.data(), buf.size()));
+        if (n == 0) break;
+        MH_RETURN_IF_ERROR(w->Write(buf.data(), n));
+      }
+      MH_RETURN_IF_ERROR(w->Commit());
+      MH_ASSIGN_OR_RETURN(int64_t got, dst->Size(key));
+      if (got != size) return Status::IOError(fmt::format("{}: copied {} bytes of {}", key, got, size));
+      bytes += size;
+      if ((i + 1) % 100 == 0) progress(fmt::format("migrate: {} / {} blobs", i + 1, keys.size()));
+    }
+    progress(fmt::format("migrate: {} blobs, {} bytes copied", keys.size(), bytes));
+  }
+  MH_RETURN_IF_ERROR(WriteFileAtomic(root + "/storage.conf",
+                                     fmt::format("# written by modelhub admin migrate\nmetadata = {}\nblobs = {}\n",
+                                                 to.metadata_url, to.blob_url),
+                                     0600));
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::string f = db + suffix;
+    if (PathExists(f) && std::rename(f.c_str(), (root + "/modelhub.db.migrated" + suffix).c_str()) != 0) {
+      return Status::IOError("renaming " + f + " failed");
+    }
+  }
+  if (!to.blob_url.empty() && PathExists(root + "/blobs") &&
+      std::rename((root + "/blobs").c_str(), (root + "/blobs.migrated").c_str()) != 0) {
+    return Status::IOError("renaming " + root + "/blobs failed");
+  }
+  progress("migrate: done; DIR/storage.conf names the new stores (the old ones were renamed *.migrated)");
+  return Status::Ok();
 }
 
 }  // namespace modelhub

@@ -9,6 +9,7 @@
 // See docs/formats/data-folder.md. Thread-safety: open once per process.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -47,6 +48,13 @@ Result<StorageConfig> ReadStorageConfig(const std::string& root);  // defaults i
 // recorded in DIR/storage.conf the first time; a folder already set up differently is refused, so
 // that two processes can never end up on different stores.
 Result<std::unique_ptr<DataDir>> OpenDataDir(const std::string& root, const StorageConfig* requested = nullptr);
+
+// Moves an embedded data folder's metadata (SQLite) into PostgreSQL and, if to.blob_url is set, its
+// blobs into that store, then records the new stores in DIR/storage.conf. Run with the server stopped.
+// The copied sources are renamed (modelhub.db -> modelhub.db.migrated, blobs -> blobs.migrated), not
+// deleted. progress gets human-readable lines.
+Status MigrateStorage(const std::string& root, const StorageConfig& to,
+                      const std::function<void(const std::string&)>& progress);
 
 // Only the metadata store of a data folder (the git hook's view).
 Result<std::unique_ptr<MetadataStore>> OpenDataDirMetadata(const std::string& root);

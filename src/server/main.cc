@@ -280,6 +280,12 @@ int main(int argc, char** argv) {
   gc->add_option("--lock-timeout-seconds", gc_lock_timeout_s,
                  "How long to wait for in-flight commits and pushes before giving up (default 600)");
   gc->add_flag("--dry-run", gc_dry_run, "Report what would be removed; remove nothing");
+  StorageConfig migrate_to;
+  CLI::App* migrate = admin->add_subcommand(
+      "migrate", "Move an embedded data folder's metadata to PostgreSQL (and its blobs to --blob-url); server stopped");
+  migrate->add_option("--metadata-url", migrate_to.metadata_url, "postgres://user:pass@host:port/db (an empty database)")
+      ->required();
+  migrate->add_option("--blob-url", migrate_to.blob_url, "Where to copy the blobs (default: keep DIR/blobs)");
   bool fsck_verbose = false;
   CLI::App* fsck = admin->add_subcommand(
       "fsck", "Verify every stored xorb and every LFS file reachable from a ref; exit 1 on any error");
@@ -307,6 +313,11 @@ int main(int argc, char** argv) {
     return RunServe(so, explicit_flags, flags);
   }
 
+  if (migrate->parsed()) {
+    Status s = MigrateStorage(data, migrate_to, [](const std::string& line) { std::cerr << line << "\n"; });
+    if (!s.ok()) return Fail(s);
+    return 0;
+  }
   auto dd = OpenDataDir(data);
   if (!dd.ok()) return Fail(dd.status());
   MetadataStore* meta = (*dd)->meta.get();

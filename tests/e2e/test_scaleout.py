@@ -301,3 +301,57 @@ def test_postgres_restart_fails_clearly_then_recovers(cluster):
     api.create_repo("sam/after-outage")
     api.upload_file(path_or_fileobj=b"back\n", path_in_repo="a.txt", repo_id="sam/after-outage")
     assert "a.txt" in api.list_repo_files("sam/after-outage")
+
+
+def test_embedded_hub_migrates_to_postgres(tmp_path):
+    """`modelhub admin migrate`: an embedded hub (SQLite + local blobs) moved to PostgreSQL and to another
+    blob location keeps its users, tokens, repos (private ones too), history and files."""
+    binary = _hub._binary()
+    port = free_port()
+    h = Hub(endpoint=f"http://127.0.0.1:{port}", port=port, data_dir=tmp_path / "data", binary=binary,
+            log_path=tmp_path / "server.log", tmp=tmp_path)
+    h.start()
+    try:
+        h.create_user("mia", admin=True)
+        token = h.create_token("mia", "write", "mia")
+        h.create_user("rob")
+        h.admin("org", "create", "lab", "--owner", "mia")
+        api = HfApi(endpoint=h.endpoint, token=token)
+        api.create_repo("mia/gone")
+        api.delete_repo("mia/gone")  # its id must never be handed out again
+        api.create_repo("lab/secret", private=True)
+        big = os.urandom(3 << 20)
+        api.upload_file(path_or_fileobj=big, path_in_repo="w.bin", repo_id="lab/secret")
+        api.upload_file(path_or_fileobj=b"hello\n", path_in_repo="a.txt", repo_id="lab/secret")
+        api.create_tag("lab/secret", tag="v1")
+        before = [c.commit_id for c in api.list_repo_commits("lab/secret")]
+    finally:
+        h.stop()
+    db = _hub.new_database()
+    moved = tmp_path / "blobs-moved"
+    cp = h.admin_run("migrate", "--metadata-url", db, "--blob-url", f"file://{moved}")
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert "metadata rows copied" in cp.stderr and "blobs" in cp.stderr, cp.stderr
+    assert not (h.data_dir / "modelhub.db").exists() and (h.data_dir / "modelhub.db.migrated").exists()
+    assert f"metadata = {db}\n" in (h.data_dir / "storage.conf").read_text()
+    h.start()  # no flags: the folder's storage.conf names the new stores
+    try:
+        api = HfApi(endpoint=h.endpoint, token=token)
+        assert api.whoami()["name"] == "mia"
+        assert [c.commit_id for c in api.list_repo_commits("lab/secret")] == before
+        assert [t.name for t in api.list_repo_refs("lab/secret").tags] == ["v1"]
+        got = requests.get(f"{h.endpoint}/lab/secret/resolve/v1/w.bin", headers={"Authorization": f"Bearer {token}"},
+                           timeout=60)
+        assert got.status_code == 200 and got.content == big
+        assert requests.get(f"{h.endpoint}/lab/secret/resolve/main/w.bin", timeout=30).status_code in (401, 404)
+        # A new repo gets an id past every id SQLite handed out, and works end to end.
+        api.create_repo("mia/after")
+        api.upload_file(path_or_fileobj=os.urandom(1 << 20), path_in_repo="n.bin", repo_id="mia/after")
+        fsck = h.admin_run("fsck")
+        assert fsck.returncode == 0, fsck.stdout + fsck.stderr
+        assert any(moved.rglob("*")), "blobs were not copied to the new location"
+        # The migrated folder refuses to be migrated again.
+        again = h.admin_run("migrate", "--metadata-url", db)
+        assert again.returncode != 0 and "already keeps its metadata" in again.stderr, again.stderr
+    finally:
+        h.stop()

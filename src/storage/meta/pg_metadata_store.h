@@ -58,6 +58,12 @@ class PgMetadataStore final : public MetadataStore {
   // its version is newer than kSchemaVersion (or the server older than 12).
   static Result<std::unique_ptr<PgMetadataStore>> Open(const std::string& url, const PgStoreOptions& options = {});
 
+  // Copies every row of the SQLite metadata database at sqlite_path (schema version kSchemaVersion)
+  // into this store, which must hold no accounts yet, in one transaction; the id sequences continue
+  // after the highest id SQLite ever handed out. For moving an embedded hub to PostgreSQL
+  // (`modelhub admin migrate`). Returns the number of rows copied.
+  Result<int64_t> ImportFromSqlite(const std::string& sqlite_path);
+
   PgMetadataStore(std::string url, const PgStoreOptions& options)
       : options_(options), pool_(std::move(url), options.pool_size, options.connect_timeout_s) {}
   PgMetadataStore(const PgMetadataStore&) = delete;
