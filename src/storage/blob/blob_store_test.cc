@@ -5,8 +5,12 @@
 // (scripts/install-minio.sh).
 #include "storage/blob/blob_store.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,10 +20,12 @@
 #include <optional>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <random>
 #include <thread>
 
 #include "common/fs.h"
+#include "common/strings.h"
 #include "crypto/sha256.h"
 #include "storage/blob/s3_blob_store.h"
 #include "storage/blob/s3_test_server.h"
@@ -333,6 +339,192 @@ TEST(S3Url, RejectsBadUrls) {
   }
   ScopedEnv c("AWS_SECRET_ACCESS_KEY", nullptr);
   EXPECT_EQ(ParseS3Url("s3://bucket").status().code(), Code::kInvalidArgument);  // no credentials
+}
+
+// ---- S3 retry policy, against a scripted server -------------------------------------------------
+
+// Answers the i-th request with responses[i] (the last one repeats), each on
+// its own connection, and records the request heads. Loopback, run-time port.
+class ScriptedHttpServer {
+ public:
+  explicit ScriptedHttpServer(std::vector<std::string> responses) : responses_(std::move(responses)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      ADD_FAILURE() << "cannot listen on loopback";
+      return;
+    }
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~ScriptedHttpServer() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    ::close(fd_);
+  }
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::vector<std::string> heads() {
+    std::lock_guard<std::mutex> l(mu_);
+    return heads_;
+  }
+
+ private:
+  void Serve() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      std::string head;
+      char ch;
+      while (head.find("\r\n\r\n") == std::string::npos && ::recv(c, &ch, 1, 0) == 1) head += ch;
+      // Drain a request body, if any, so the client sees our answer and not a reset.
+      std::string lower = ToLower(head);
+      if (size_t cl = lower.find("content-length:"); cl != std::string::npos) {
+        int64_t n = std::atoll(lower.c_str() + cl + 15);
+        std::vector<char> buf(65536);
+        while (n > 0) {
+          ssize_t r = ::recv(c, buf.data(), size_t(std::min<int64_t>(n, int64_t(buf.size()))), 0);
+          if (r <= 0) break;
+          n -= r;
+        }
+      }
+      size_t i;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        heads_.push_back(head);
+        i = std::min(heads_.size(), responses_.size()) - 1;
+      }
+      (void)!::send(c, responses_[i].data(), responses_[i].size(), MSG_NOSIGNAL);
+      ::shutdown(c, SHUT_RDWR);
+      ::close(c);
+    }
+  }
+
+  std::vector<std::string> responses_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<std::string> heads_;
+};
+
+std::string Answer(const std::string& status, const std::string& headers, const std::string& body) {
+  return "HTTP/1.1 " + status + "\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+         headers + "\r\n" + body;
+}
+std::string S3ErrorAnswer(const std::string& status, const std::string& code) {
+  return Answer(status, "Content-Type: application/xml\r\n",
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" + code + "</Code><Message>m</Message></Error>");
+}
+
+S3Options ScriptedOptions(const std::string& endpoint) {
+  S3Options o;
+  o.bucket = "bkt";
+  o.endpoint = endpoint;
+  o.path_style = true;
+  o.credentials = {"AKID", "SECRET", "SESSION"};
+  o.backoff_base_ms = 1;
+  o.backoff_max_ms = 4;
+  o.max_attempts = 5;
+  return o;
+}
+
+TEST(S3Retries, TransientAnswersAreRetriedUntilSuccess) {
+  ScriptedHttpServer server({S3ErrorAnswer("503 Slow Down", "SlowDown"), S3ErrorAnswer("500 Internal", "InternalError"),
+                             S3ErrorAnswer("429 Too Many", "TooManyRequests"),
+                             "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1234\r\n\r\n"});
+  auto store = std::move(OpenS3BlobStore(ScriptedOptions(server.endpoint()))).value();
+  auto size = store->Size("a/b");
+  ASSERT_TRUE(size.ok()) << size.status().ToString();
+  EXPECT_EQ(*size, 1234);
+  auto heads = server.heads();
+  ASSERT_EQ(heads.size(), 4u);
+  for (const auto& h : heads) {
+    EXPECT_EQ(h.rfind("HEAD /bkt/a/b HTTP/1.1\r\n", 0), 0u) << h;
+    EXPECT_NE(h.find("Authorization: AWS4-HMAC-SHA256 Credential=AKID/"), std::string::npos) << h;
+    EXPECT_NE(h.find("x-amz-security-token: SESSION"), std::string::npos) << h;
+  }
+}
+
+TEST(S3Retries, RetryableS3CodesUnderA4xxAreRetried) {
+  ScriptedHttpServer server({S3ErrorAnswer("400 Bad Request", "RequestTimeout"), Answer("204 No Content", "", "")});
+  auto store = std::move(OpenS3BlobStore(ScriptedOptions(server.endpoint()))).value();
+  Status s = store->Delete("k");
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(server.heads().size(), 2u);
+}
+
+TEST(S3Retries, GivesUpAfterMaxAttemptsWithARetryableStatus) {
+  ScriptedHttpServer server({S3ErrorAnswer("503 Service Unavailable", "ServiceUnavailable")});
+  S3Options o = ScriptedOptions(server.endpoint());
+  o.max_attempts = 3;
+  auto store = std::move(OpenS3BlobStore(o)).value();
+  Status s = store->Delete("k");
+  EXPECT_EQ(s.code(), Code::kUnavailable) << s.ToString();
+  EXPECT_TRUE(s.retryable());
+  EXPECT_EQ(server.heads().size(), 3u);
+}
+
+TEST(S3Retries, ClientErrorsAreNotRetried) {
+  ScriptedHttpServer server({S3ErrorAnswer("400 Bad Request", "InvalidArgument"), Answer("200 OK", "", "")});
+  auto store = std::move(OpenS3BlobStore(ScriptedOptions(server.endpoint()))).value();
+  Status s = store->Delete("k");
+  EXPECT_EQ(s.code(), Code::kIOError) << s.ToString();
+  EXPECT_FALSE(s.retryable());
+  EXPECT_NE(s.message().find("InvalidArgument"), std::string::npos);
+  EXPECT_EQ(server.heads().size(), 1u);
+}
+
+TEST(S3Retries, ConnectionRefusedIsRetriedThenUnavailable) {
+  std::string endpoint;
+  { endpoint = ScriptedHttpServer({""}).endpoint(); }  // a port nobody listens on any more
+  S3Options o = ScriptedOptions(endpoint);
+  o.max_attempts = 3;
+  o.backoff_base_ms = 40;
+  o.backoff_max_ms = 80;
+  auto store = std::move(OpenS3BlobStore(o)).value();
+  auto start = std::chrono::steady_clock::now();
+  Status s = store->Size("k").status();
+  EXPECT_EQ(s.code(), Code::kUnavailable) << s.ToString();
+  EXPECT_TRUE(s.retryable());
+  // Two backoffs of at least half their cap (20 ms, 40 ms) happened.
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(60));
+}
+
+TEST(S3Retries, BrokenDownloadResumesAtItsOffsetOnTheSameObject) {
+  ScriptedHttpServer server({
+      // Promises 10 bytes, sends 5, hangs up.
+      "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 10\r\nETag: \"e1\"\r\n\r\n01234",
+      Answer("206 Partial Content", "Content-Range: bytes 5-9/10\r\nETag: \"e1\"\r\n", "56789"),
+  });
+  auto store = std::move(OpenS3BlobStore(ScriptedOptions(server.endpoint()))).value();
+  EXPECT_EQ(ReadAll(store.get(), "obj", 0, -1, 3), "0123456789");
+  auto heads = server.heads();
+  ASSERT_EQ(heads.size(), 2u);
+  EXPECT_EQ(heads[0].find("range:"), std::string::npos) << heads[0];
+  EXPECT_NE(heads[1].find("range: bytes=5-9\r\n"), std::string::npos) << heads[1];
+  EXPECT_NE(heads[1].find("if-match: \"e1\"\r\n"), std::string::npos) << heads[1];
+}
+
+TEST(S3Retries, ObjectReplacedDuringResumeIsCorruptionNotASplice) {
+  ScriptedHttpServer server({
+      "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 10\r\nETag: \"e1\"\r\n\r\n01234",
+      S3ErrorAnswer("412 Precondition Failed", "PreconditionFailed"),
+  });
+  auto store = std::move(OpenS3BlobStore(ScriptedOptions(server.endpoint()))).value();
+  auto r = std::move(store->Open("obj")).value();
+  char buf[16];
+  auto n = r->Read(buf, sizeof buf);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 5u);
+  n = r->Read(buf, sizeof buf);
+  EXPECT_EQ(n.status().code(), Code::kCorruption) << n.status().ToString();
 }
 
 // ---- S3BlobStore against MinIO: faults -----------------------------------------------------------
