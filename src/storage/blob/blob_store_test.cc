@@ -1,5 +1,6 @@
 // BlobStore conformance suite, run against every backend (LocalBlobStore,
-// S3BlobStore path-style and virtual-host on a real MinIO), then tests of what
+// S3BlobStore path-style, virtual-host and with unsigned payloads on a real
+// MinIO), then tests of what
 // only one backend has: the local staging folder, S3 retries, resumption and
 // server faults. The S3 cases skip, saying why, when MinIO is not installed
 // (scripts/install-minio.sh).
@@ -14,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -97,6 +99,7 @@ class BlobStoreConformance : public ::testing::TestWithParam<std::string> {
     // A fresh prefix per test; two keys per listing page so every List paginates.
     S3Options o = server->Options(kBucket, "conf-" + RandomHex(6), /*vhost=*/GetParam() == "s3-vhost");
     o.list_page_size = 2;
+    o.signed_payload = GetParam() != "s3-unsigned";
     auto r = OpenS3BlobStore(o);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     store_ = std::move(r).value();
@@ -237,8 +240,13 @@ TEST_P(BlobStoreConformance, RejectsBadKeys) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, BlobStoreConformance, ::testing::Values("local", "s3", "s3-vhost"),
-                         [](const auto& info) { return info.param == "s3-vhost" ? std::string("s3_vhost") : info.param; });
+// s3: path-style, signed payloads; s3-vhost: virtual-host addressing; s3-unsigned: UNSIGNED-PAYLOAD.
+INSTANTIATE_TEST_SUITE_P(Backends, BlobStoreConformance, ::testing::Values("local", "s3", "s3-vhost", "s3-unsigned"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
 
 // ---- LocalBlobStore only -------------------------------------------------------------------------
 
@@ -311,9 +319,10 @@ TEST(S3Url, ParsesSettingsAndEnvironment) {
   EXPECT_EQ(o->credentials.access_key, "AKID");
   EXPECT_EQ(o->credentials.secret_key, "SECRET");
   EXPECT_EQ(o->credentials.session_token, "TOK");
+  EXPECT_TRUE(o->signed_payload);
 
   o = ParseS3Url("s3://b12?endpoint=http%3A%2F%2F127.0.0.1%3A9000/&region=us-east-1&part_size=16777216&max_attempts=3"
-                 "&list_page_size=10");
+                 "&list_page_size=10&signed_payload=false");
   ASSERT_TRUE(o.ok()) << o.status().ToString();
   EXPECT_EQ(o->endpoint, "http://127.0.0.1:9000");
   EXPECT_TRUE(o->path_style);  // a custom endpoint: path-style unless told otherwise
@@ -321,6 +330,7 @@ TEST(S3Url, ParsesSettingsAndEnvironment) {
   EXPECT_EQ(o->part_size, 16 << 20);
   EXPECT_EQ(o->max_attempts, 3);
   EXPECT_EQ(o->list_page_size, 10);
+  EXPECT_FALSE(o->signed_payload);
   EXPECT_EQ(o->prefix, "");
 
   ScopedEnv h("AWS_ENDPOINT_URL", "https://minio.example:9000");
@@ -334,7 +344,7 @@ TEST(S3Url, RejectsBadUrls) {
   ScopedEnv a("AWS_ACCESS_KEY_ID", "AKID"), b("AWS_SECRET_ACCESS_KEY", "SECRET");
   for (const char* url : {"s3://", "s3://B", "s3://ab", "s3://bucket_x", "s3://bucket/../x", "s3://bucket?nope=1",
                           "s3://bucket?part_size=1024", "s3://bucket?endpoint=ftp://h", "s3://bucket?endpoint=http://h/p",
-                          "s3://bucket?path_style=maybe", "s3://bucket?region=US_EAST", "http://bucket"}) {
+                          "s3://bucket?path_style=maybe", "s3://bucket?signed_payload=x", "s3://bucket?region=US_EAST", "http://bucket"}) {
     EXPECT_EQ(ParseS3Url(url).status().code(), Code::kInvalidArgument) << url;
   }
   ScopedEnv c("AWS_SECRET_ACCESS_KEY", nullptr);

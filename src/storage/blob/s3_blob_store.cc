@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <future>
 
 #include "common/strings.h"
 #include "storage/blob/s3_client.h"
@@ -53,12 +54,14 @@ class S3BlobWriter : public BlobWriter {
     }
     done_ = true;
     std::string().swap(buf_);
+    std::string().swap(sending_);
     return Status::Ok();
   }
 
   void Abort() override {
     if (done_) return;
     done_ = true;
+    (void)WaitForInflightPart();
     std::string().swap(buf_);
     if (upload_id_.empty()) return;
     // Best effort: parts of an upload nobody completes stay invisible either way
@@ -77,7 +80,11 @@ class S3BlobWriter : public BlobWriter {
     return Status::Ok();
   }
 
+  // Hands the full buffer to a helper thread as the next part and returns, so
+  // the caller fills the other buffer while it uploads: at most two parts in
+  // memory. A part still in flight is waited for first (its error surfaces here).
   Status FlushPart() {
+    MH_RETURN_IF_ERROR(WaitForInflightPart());
     if (upload_id_.empty()) {
       S3Request req{"POST", object_, {{"uploads", ""}}, {}, {}};
       MH_ASSIGN_OR_RETURN(S3Response resp, client_->Call(req));
@@ -85,19 +92,32 @@ class S3BlobWriter : public BlobWriter {
       MH_ASSIGN_OR_RETURN(upload_id_, ParseS3InitiateMultipartUpload(resp.body));
     }
     if (etags_.size() >= size_t(kMaxParts)) return Status::TooLarge("S3 object exceeds 10000 parts; raise part_size");
-    std::string part_number = std::to_string(etags_.size() + 1);
-    S3Request req{"PUT", object_, {{"partNumber", part_number}, {"uploadId", upload_id_}}, {}, buf_};
+    etags_.emplace_back();
+    std::swap(buf_, sending_);
+    buf_.clear();
+    inflight_ = std::async(std::launch::async, [this, part = etags_.size()] { return UploadPart(part); });
+    return Status::Ok();
+  }
+
+  // Runs on the helper thread; touches only sending_ and etags_[part - 1].
+  Status UploadPart(size_t part) {
+    S3Request req{"PUT", object_, {{"partNumber", std::to_string(part)}, {"uploadId", upload_id_}}, {}, sending_};
     MH_ASSIGN_OR_RETURN(S3Response resp, client_->Call(req));
     if (resp.status / 100 != 2) return S3Client::ErrorFor(req, resp);
     std::string etag = resp.Header("etag");
     if (etag.empty()) return Status::Corruption("S3 UploadPart answered without an ETag");
-    etags_.push_back(std::move(etag));
-    buf_.clear();
+    etags_[part - 1] = std::move(etag);
     return Status::Ok();
+  }
+
+  Status WaitForInflightPart() {
+    if (!inflight_.valid()) return Status::Ok();
+    return inflight_.get();
   }
 
   Status Complete() {
     if (!buf_.empty()) MH_RETURN_IF_ERROR(FlushPart());
+    MH_RETURN_IF_ERROR(WaitForInflightPart());
     // HtmlEscape's entities (&quot; &#39; ...) are valid XML too.
     std::string body = "<CompleteMultipartUpload>";
     for (size_t i = 0; i < etags_.size(); ++i) {
@@ -116,7 +136,7 @@ class S3BlobWriter : public BlobWriter {
         S3ErrorInfo err;
         last = ParseS3CompleteMultipartUpload(resp.body, &err);
         if (last.ok()) return last;
-        if (err.code.empty() || !S3Client::IsRetryableStatus(500, err.code)) return last;
+        if (err.code.empty() || !S3Client::IsRetryableStatus(200, err.code)) return last;
         continue;
       }
       S3ErrorInfo err = ParseS3Error(resp.body);
@@ -138,7 +158,9 @@ class S3BlobWriter : public BlobWriter {
 
   S3Client* client_;
   std::string object_;
-  std::string buf_;  // the part being filled; at most part_size bytes
+  std::string buf_;      // the part being filled; at most part_size bytes
+  std::string sending_;  // the part being uploaded by inflight_
+  std::future<Status> inflight_;
   std::string upload_id_;
   std::vector<std::string> etags_;
   int64_t written_ = 0;
@@ -427,6 +449,10 @@ Result<S3Options> ParseS3Url(const std::string& url) {
     } else if (name == "path_style") {
       path_style = ParseBool(*value);
       if (!path_style) return Status::InvalidArgument("path_style must be true or false");
+    } else if (name == "signed_payload") {
+      auto v = ParseBool(*value);
+      if (!v) return Status::InvalidArgument("signed_payload must be true or false");
+      o.signed_payload = *v;
     } else if (name == "part_size") {
       MH_ASSIGN_OR_RETURN(o.part_size, int_value(kMinPartSize, kMaxPartSize));
     } else if (name == "max_attempts") {

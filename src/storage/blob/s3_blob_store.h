@@ -2,8 +2,9 @@
 // R2, ...), over libcurl with our own SigV4 (sigv4.h).
 //
 //   NewWriter  buffers up to part_size bytes; an object that fits is one PUT,
-//              a larger one a multipart upload (one part in memory at a time,
-//              so memory does not grow with the object). Commit = PUT or
+//              a larger one a multipart upload, each full part uploaded by a
+//              helper thread while the next one fills (two parts in memory at
+//              most: memory does not grow with the object). Commit = PUT or
 //              CompleteMultipartUpload: S3 makes the object visible atomically
 //              and durably when it answers 200. Abort, a failed Commit and the
 //              destructor of an uncommitted writer send AbortMultipartUpload;
@@ -22,7 +23,8 @@
 // Forbidden, the rest -> IOError (retryable bit set when it was transient).
 //
 // Thread-safety: the store may be used from any number of threads; each
-// writer and reader by one thread at a time.
+// writer and reader by one thread at a time (a writer's part upload runs on its
+// own helper thread, joined before Commit, Abort or the destructor return).
 #pragma once
 
 #include <cstdint>
@@ -43,6 +45,10 @@ struct S3Options {
   bool path_style = false;  // true: <endpoint>/<bucket>/<key>; false: <bucket>.<endpoint host>/<key>
   SigV4Credentials credentials;
 
+  // Sign each body's SHA-256 (the server verifies it: end-to-end integrity over
+  // plain http). false sends UNSIGNED-PAYLOAD: less CPU on both sides, for
+  // https endpoints where TLS already protects the bytes.
+  bool signed_payload = true;
   int64_t part_size = 8 << 20;  // multipart part size and single-PUT threshold; >= 5 MiB
   int max_attempts = 10;        // per request, first try included
   int backoff_base_ms = 100;    // delay before retry n: random in [0, min(max, base * 2^n)]
@@ -52,7 +58,8 @@ struct S3Options {
   int list_page_size = 1000;    // max-keys of each ListObjectsV2 page
 };
 
-// Parses "s3://bucket[/prefix][?endpoint=URL&region=R&path_style=true|false&part_size=BYTES&max_attempts=N]".
+// Parses "s3://bucket[/prefix][?endpoint=URL&region=R&path_style=true|false&part_size=BYTES&max_attempts=N
+// &list_page_size=N&signed_payload=true|false]".
 // Unset values come from the environment: AWS_ACCESS_KEY_ID,
 // AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION or AWS_DEFAULT_REGION,
 // AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL. path_style defaults to true when an

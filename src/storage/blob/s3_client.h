@@ -68,6 +68,7 @@ class S3Call {
   static size_t OnHeader(char* p, size_t size, size_t n, void* self);
   static size_t OnWrite(char* p, size_t size, size_t n, void* self);
   static size_t OnRead(char* p, size_t size, size_t n, void* self);
+  static int OnSeek(void* self, curl_off_t offset, int origin);
 
   CURL* easy_ = nullptr;
   curl_slist* header_list_ = nullptr;
