@@ -42,16 +42,21 @@ field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
 lw=() lr=() sw=() sr=() uw=() ur=() cw=() cr=() rss=()
+# Each run starts with no dirty pages left by the one before (sync), so none pays for another's writeback.
 for round in $(seq "$ROUNDS"); do
+  sync
   out="$("$BENCH_BIN" "$WORK/local" "$MIB")"
   lw+=("$(field write_MBps "$out")") lr+=("$(field read_MBps "$out")")
   log "round $round local: $out"
+  sync
   out="$("$BENCH_BIN" "$S3_URL" "$MIB")"
   sw+=("$(field write_MBps "$out")") sr+=("$(field read_MBps "$out")") rss+=("$(field peak_rss_MiB "$out")")
   log "round $round S3BlobStore: $out"
+  sync
   out="$("$BENCH_BIN" "$S3_URL&signed_payload=false" "$MIB")"
   uw+=("$(field write_MBps "$out")") ur+=("$(field read_MBps "$out")")
   log "round $round S3BlobStore unsigned: $out"
+  sync
   put="$(curl -fsS "${SIGV4[@]}" -T "$WORK/ref.bin" -o /dev/null -w '%{speed_upload}' "$EP/bench/curl-ref")"
   get="$(curl -fsS "${SIGV4[@]}" -o /dev/null -w '%{speed_download}' "$EP/bench/curl-ref")"
   cw+=("$(awk -v b="$put" 'BEGIN {printf "%.1f", b / 1e6}')") cr+=("$(awk -v b="$get" 'BEGIN {printf "%.1f", b / 1e6}')")

@@ -522,6 +522,17 @@ TEST(S3Retries, BrokenDownloadResumesAtItsOffsetOnTheSameObject) {
   EXPECT_NE(heads[1].find("if-match: \"e1\"\r\n"), std::string::npos) << heads[1];
 }
 
+TEST(S3Retries, AnErrorWhileResumingIsRetriedAndNeverReadAsData) {
+  ScriptedHttpServer server({
+      "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 10\r\nETag: \"e1\"\r\n\r\n01234",
+      S3ErrorAnswer("503 Slow Down", "SlowDown"),
+      Answer("206 Partial Content", "Content-Range: bytes 5-9/10\r\nETag: \"e1\"\r\n", "56789"),
+  });
+  auto store = std::move(OpenS3BlobStore(ScriptedOptions(server.endpoint()))).value();
+  EXPECT_EQ(ReadAll(store.get(), "obj", 0, -1, 64), "0123456789");
+  EXPECT_EQ(server.heads().size(), 3u);
+}
+
 TEST(S3Retries, ObjectReplacedDuringResumeIsCorruptionNotASplice) {
   ScriptedHttpServer server({
       "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 10\r\nETag: \"e1\"\r\n\r\n01234",

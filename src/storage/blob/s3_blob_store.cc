@@ -193,28 +193,34 @@ class S3BlobReader : public BlobReader {
 
   Result<size_t> Read(char* buf, size_t n) override {
     int failures = 0;
+    Status cause;
     while (remaining_ > 0 && n > 0) {
-      std::string_view avail = call_ ? call_->pending() : std::string_view();
-      if (!avail.empty()) {
-        size_t k = size_t(std::min<int64_t>({int64_t(n), int64_t(avail.size()), remaining_}));
-        std::memcpy(buf, avail.data(), k);
-        call_->Consume(k);
-        offset_ += int64_t(k);
-        remaining_ -= int64_t(k);
-        return k;
+      if (call_) {
+        std::string_view avail = call_->pending();
+        if (!avail.empty()) {
+          size_t k = size_t(std::min<int64_t>({int64_t(n), int64_t(avail.size()), remaining_}));
+          std::memcpy(buf, avail.data(), k);
+          call_->Consume(k);
+          offset_ += int64_t(k);
+          remaining_ -= int64_t(k);
+          return k;
+        }
+        if (!done_) {
+          Pump(1000);
+          continue;
+        }
+        // The transfer ended (or broke) before the range did.
+        cause = result_ == CURLE_OK ? Status::IOError("S3 GET " + object_ + ": body shorter than expected", true)
+                                    : S3Client::TransportError(req_, result_);
+        Stop();
       }
-      if (call_ && !done_) {
-        Pump(1000);
-        continue;
-      }
-      // The transfer ended (or broke) before the range did: resume where we are.
-      Status cause = call_ ? S3Client::TransportError(req_, result_) : Status::IOError("no transfer");
-      if (call_ && result_ == CURLE_OK) cause = Status::IOError("S3 GET " + object_ + ": body shorter than expected", true);
+      // Resume where we are, on the same object version.
       if (!cause.retryable() || ++failures >= std::max(1, client_->options().max_attempts)) return cause;
       client_->Backoff(failures);
-      Status s = StartOnce(remaining_);
-      if (s.code() == Code::kPreconditionFailed) return Status::Corruption("S3 object " + object_ + " changed while being read");
-      if (!s.ok() && !s.retryable()) return s;
+      cause = StartOnce(remaining_);
+      if (cause.code() == Code::kPreconditionFailed) {
+        return Status::Corruption("S3 object " + object_ + " changed while being read");
+      }
     }
     return size_t(0);
   }
@@ -223,7 +229,14 @@ class S3BlobReader : public BlobReader {
   void SetEmpty() { remaining_ = 0; }
 
  private:
+  // On failure no transfer is left open (nothing of an error body can be read as data).
   Status StartOnce(int64_t length) {
+    Status s = StartTransfer(length);
+    if (!s.ok()) Stop();
+    return s;
+  }
+
+  Status StartTransfer(int64_t length) {
     Stop();
     req_ = S3Request{"GET", object_, {}, {}, {}};
     if (offset_ > 0 || length >= 0) {
