@@ -135,6 +135,7 @@ TEST_P(BlobStoreConformance, OpenBoundsAndMissing) {
   auto r = store_->Open("k", 4, 3);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ((*r)->remaining(), 3);
+  EXPECT_EQ((*r)->FileRange().has_value(), GetParam() == "local");  // sendfile only from local files
   EXPECT_EQ(store_->Open("k", 11).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(store_->Open("k", 11, 1).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(store_->Open("k", -1).status().code(), Code::kInvalidArgument);

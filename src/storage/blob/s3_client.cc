@@ -107,7 +107,8 @@ S3Call::S3Call(const S3Options& o, CURLSH* share, const S3Request& req, bool str
     curl_easy_setopt(easy_, CURLOPT_INFILESIZE_LARGE, curl_off_t(req.body.size()));
   } else if (req.method == "POST") {
     curl_easy_setopt(easy_, CURLOPT_POST, 1L);
-    curl_easy_setopt(easy_, CURLOPT_POSTFIELDS, req.body.data());
+    // Never NULL: curl would then read the body from its default read callback (stdin).
+    curl_easy_setopt(easy_, CURLOPT_POSTFIELDS, req.body.empty() ? "" : req.body.data());
     curl_easy_setopt(easy_, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(req.body.size()));
   } else if (req.method != "GET") {
     curl_easy_setopt(easy_, CURLOPT_CUSTOMREQUEST, req.method.c_str());
