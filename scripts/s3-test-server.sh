@@ -44,7 +44,20 @@ stop_server() {  # stop_server SIGNAL
   rm -f "$dir/pid"
 }
 
+print_env() {  # print_env PORT PID
+  echo "MODELHUB_S3_ENDPOINT=http://127.0.0.1:$1"
+  echo "MODELHUB_S3_VHOST_ENDPOINT=http://localhost:$1"
+  echo "AWS_ACCESS_KEY_ID=$ACCESS_KEY"
+  echo "AWS_SECRET_ACCESS_KEY=$SECRET_KEY"
+  echo "AWS_REGION=us-east-1"
+  echo "MODELHUB_S3_PID=$2"
+}
+
 start_server() {
+  if [[ -f $dir/pid && -f $dir/port ]] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+    print_env "$(cat "$dir/port")" "$(cat "$dir/pid")"  # already running: starting is idempotent
+    return 0
+  fi
   if [[ ! -x $MODELHUB_MINIO_BIN ]]; then
     echo "MinIO binary missing at $MODELHUB_MINIO_BIN: run scripts/install-minio.sh (needs Go >= 1.24)" >&2
     exit 3
@@ -67,7 +80,9 @@ start_server() {
     echo "$pid" >"$dir/pid"
     for _ in $(seq 300); do
       if ! kill -0 "$pid" 2>/dev/null; then break; fi
-      if curl -fsS -o /dev/null "http://127.0.0.1:$port/minio/health/ready" 2>/dev/null; then
+      # Ready, and ours: not another server that holds the port while ours failed to bind.
+      if curl -fsS -o /dev/null "http://127.0.0.1:$port/minio/health/ready" 2>/dev/null && sleep 0.2 &&
+        kill -0 "$pid" 2>/dev/null; then
         echo "$port" >"$dir/port"
         if [[ -n ${MODELHUB_S3_OWNER_PID:-} ]]; then
           # The server must not outlive a test process that crashed before stopping it.
@@ -76,12 +91,7 @@ start_server() {
             kill -0 "$MODELHUB_S3_OWNER_PID" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
           ) </dev/null >/dev/null 2>&1 &
         fi
-        echo "MODELHUB_S3_ENDPOINT=http://127.0.0.1:$port"
-        echo "MODELHUB_S3_VHOST_ENDPOINT=http://localhost:$port"
-        echo "AWS_ACCESS_KEY_ID=$ACCESS_KEY"
-        echo "AWS_SECRET_ACCESS_KEY=$SECRET_KEY"
-        echo "AWS_REGION=us-east-1"
-        echo "MODELHUB_S3_PID=$pid"
+        print_env "$port" "$pid"
         return 0
       fi
       sleep 0.1

@@ -40,7 +40,7 @@ Status MigrateDataDir(DataDir& d, int64_t from) {
 
 }  // namespace
 
-Result<std::unique_ptr<DataDir>> OpenDataDir(const std::string& root) {
+Result<std::unique_ptr<DataDir>> OpenDataDir(const std::string& root, const std::string& blob_store) {
   auto d = std::make_unique<DataDir>();
   d->root = root;
   MH_RETURN_IF_ERROR(MakeDirs(root));
@@ -67,7 +67,7 @@ Result<std::unique_ptr<DataDir>> OpenDataDir(const std::string& root) {
   }
   MH_RETURN_IF_ERROR(MakeDirs(d->repos_dir()));
   MH_ASSIGN_OR_RETURN(d->meta, OpenSqliteMetadataStore(root + "/modelhub.db"));
-  MH_ASSIGN_OR_RETURN(d->blobs, OpenLocalBlobStore(root + "/blobs"));
+  MH_ASSIGN_OR_RETURN(d->blobs, OpenBlobStore(blob_store.empty() ? root + "/blobs" : blob_store));
   d->content = std::make_unique<ChunkStore>(d->blobs.get(), d->meta.get());
   if (version < kDataFormatVersion) {
     MH_RETURN_IF_ERROR(MigrateDataDir(*d, version));

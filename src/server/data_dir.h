@@ -3,7 +3,8 @@
 //   DIR/FORMAT         "modelhub-data <version>" — refused if newer than this binary
 //   DIR/modelhub.db    SQLite metadata (WAL)
 //   DIR/repos/<id>.git bare git repositories
-//   DIR/blobs/         the blob store (xorbs, staged upload parts)
+//   DIR/blobs/         the blob store (xorbs, staged upload parts), unless another
+//                      one is named (s3://..., docs/storage-backends.md)
 //   DIR/secret.key     HMAC key for signed URLs (created once, mode 0600)
 //
 // See docs/formats/data-folder.md. Thread-safety: open once per process.
@@ -31,7 +32,9 @@ struct DataDir {
   std::string repos_dir() const { return root + "/repos"; }
 };
 
-// Opens (creating if needed) the data folder at root.
-Result<std::unique_ptr<DataDir>> OpenDataDir(const std::string& root);
+// Opens (creating if needed) the data folder at root. blob_store: a URL for
+// OpenBlobStore ("s3://bucket/prefix?...", a folder); "" = root/blobs. A hub must
+// keep the blob store it started with: the metadata names what is stored there.
+Result<std::unique_ptr<DataDir>> OpenDataDir(const std::string& root, const std::string& blob_store = "");
 
 }  // namespace modelhub

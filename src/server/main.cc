@@ -28,6 +28,7 @@ namespace {
 
 struct ServeOptions {
   std::string data = "./data";
+  std::string blob_store;  // "" = DATA/blobs
   std::string listen = "127.0.0.1:8080";
   std::string public_url;
   std::string config;
@@ -63,6 +64,7 @@ Status LoadConfigFile(const std::string& path, ServeOptions& o) {
       return Status::Ok();
     };
     if (k == "data") o.data = v;
+    else if (k == "blob-store") o.blob_store = v;
     else if (k == "listen") o.listen = v;
     else if (k == "public-url" || k == "public_url") o.public_url = v;
     else if (k == "max-commit-bytes") MH_RETURN_IF_ERROR(num(o.max_commit_bytes));
@@ -93,6 +95,7 @@ void ApplyEnv(ServeOptions& o) {
     return std::string(v);
   };
   if (auto v = env("MODELHUB_DATA")) o.data = *v;
+  if (auto v = env("MODELHUB_BLOB_STORE")) o.blob_store = *v;
   if (auto v = env("MODELHUB_LISTEN")) o.listen = *v;
   if (auto v = env("MODELHUB_PUBLIC_URL")) o.public_url = *v;
   if (auto v = env("MODELHUB_MAX_COMMIT_BYTES")) o.max_commit_bytes = ParseInt64(*v).value_or(0);
@@ -112,6 +115,7 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   }
   ApplyEnv(o);
   if (explicit_flags.count("data")) o.data = flag_values.data;
+  if (explicit_flags.count("blob-store")) o.blob_store = flag_values.blob_store;
   if (explicit_flags.count("listen")) o.listen = flag_values.listen;
   if (explicit_flags.count("public-url")) o.public_url = flag_values.public_url;
   if (explicit_flags.count("max-commit-bytes")) o.max_commit_bytes = flag_values.max_commit_bytes;
@@ -136,7 +140,7 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   if (o.max_connections > 0) hopts.max_connections = o.max_connections;
   hopts.access_log = !o.quiet;
 
-  auto dd = OpenDataDir(o.data);
+  auto dd = OpenDataDir(o.data, o.blob_store);
   if (!dd.ok()) return Fail(dd.status());
 
   // Block termination signals in every thread; one thread waits for them.
@@ -194,6 +198,9 @@ int main(int argc, char** argv) {
   ServeOptions flags;
   CLI::App* serve = app.add_subcommand("serve", "Run the hub server");
   serve->add_option("--data", flags.data, "Data folder (default ./data; env MODELHUB_DATA)");
+  serve->add_option("--blob-store", flags.blob_store,
+                    "Where large content lives: s3://bucket/prefix?endpoint=...&region=... or a folder "
+                    "(default DATA/blobs; env MODELHUB_BLOB_STORE; docs/storage-backends.md)");
   serve->add_option("--listen", flags.listen, "HOST:PORT to listen on (default 127.0.0.1:8080; env MODELHUB_LISTEN)");
   serve->add_option("--public-url", flags.public_url,
                     "URL clients reach the hub at, e.g. behind a proxy (env MODELHUB_PUBLIC_URL)");
@@ -217,8 +224,11 @@ int main(int argc, char** argv) {
   serve->add_flag("--quiet", so.quiet, "No access log");
 
   std::string data = "./data";
+  std::string admin_blob_store = std::getenv("MODELHUB_BLOB_STORE") ? std::getenv("MODELHUB_BLOB_STORE") : "";
   CLI::App* admin = app.add_subcommand("admin", "Manage users, organisations, tokens and storage");
   admin->add_option("--data", data, "Data folder (default ./data)");
+  admin->add_option("--blob-store", admin_blob_store,
+                    "The blob store the server uses, if not DATA/blobs (env MODELHUB_BLOB_STORE)");
   admin->require_subcommand(1);
 
   CLI::App* user = admin->add_subcommand("user", "Users")->require_subcommand(1);
@@ -284,7 +294,7 @@ int main(int argc, char** argv) {
 
   if (serve->parsed()) {
     std::set<std::string> explicit_flags;
-    for (const char* f : {"data", "listen", "public-url", "max-commit-bytes", "max-json-bytes", "max-header-bytes",
+    for (const char* f : {"data", "blob-store", "listen", "public-url", "max-commit-bytes", "max-json-bytes", "max-header-bytes",
                           "max-connections", "git-max-file-bytes", "git-timeout-seconds",
                           "protect-default-branch", "xet", "xet-token-ttl-seconds"}) {
       if (serve->count(std::string("--") + f) > 0) explicit_flags.insert(f);
@@ -292,7 +302,7 @@ int main(int argc, char** argv) {
     return RunServe(so, explicit_flags, flags);
   }
 
-  auto dd = OpenDataDir(data);
+  auto dd = OpenDataDir(data, admin_blob_store);
   if (!dd.ok()) return Fail(dd.status());
   MetadataStore* meta = (*dd)->meta.get();
   if (user_create->parsed()) {

@@ -72,8 +72,4 @@ Result<std::unique_ptr<BlobStore>> OpenS3BlobStore(const S3Options& options);
 // Creates options.bucket; OK if it already exists and is ours (setup and tests).
 Status CreateS3Bucket(const S3Options& options);
 
-// Chooses the backend by URL: "s3://..." -> S3BlobStore (ParseS3Url), "file://DIR"
-// or a plain path -> LocalBlobStore.
-Result<std::unique_ptr<BlobStore>> OpenBlobStore(const std::string& url);
-
 }  // namespace modelhub
