@@ -534,6 +534,15 @@ TEST(S3Retries, AnErrorWhileResumingIsRetriedAndNeverReadAsData) {
   EXPECT_EQ(server.heads().size(), 3u);
 }
 
+TEST(S3Retries, ARangeTheServerIgnoredIsStillHonoured) {
+  ScriptedHttpServer server({Answer("200 OK", "ETag: \"e1\"\r\n", "0123456789"),
+                             Answer("200 OK", "ETag: \"e1\"\r\n", "0123456789")});
+  auto store = std::move(OpenS3BlobStore(ScriptedOptions(server.endpoint()))).value();
+  EXPECT_EQ(ReadAll(store.get(), "obj", 0, 4), "0123");
+  // From an offset, a whole-object answer cannot be trusted to line up: refused.
+  EXPECT_EQ(store->Open("obj", 3, 4).status().code(), Code::kCorruption);
+}
+
 TEST(S3Retries, ObjectReplacedDuringResumeIsCorruptionNotASplice) {
   ScriptedHttpServer server({
       "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 10\r\nETag: \"e1\"\r\n\r\n01234",

@@ -265,7 +265,8 @@ class S3BlobReader : public BlobReader {
       } else if (offset_ > 0) {
         return Status::Corruption("S3 GET " + object_ + ": range ignored by the server");
       }
-      remaining_ = *len;
+      // A server that ignored the Range (200 for offset 0) sends more than asked: only the range counts.
+      remaining_ = length >= 0 ? std::min(*len, length) : *len;
       if (etag_.empty()) etag_ = head.Header("etag");
       return Status::Ok();
     }
