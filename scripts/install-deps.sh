@@ -23,9 +23,9 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config clang-14
   # libraries
   libboost-dev libgit2-dev libsqlite3-dev libssl-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  liblz4-dev zlib1g-dev libgtest-dev libgmock-dev libclang-rt-14-dev libcurl4-openssl-dev
-  # test peers and tools
-  git git-lfs python3-venv nginx-light wrk curl b3sum
+  liblz4-dev zlib1g-dev libgtest-dev libgmock-dev libclang-rt-14-dev libpq-dev libcurl4-openssl-dev
+  # test peers and tools (postgresql: the server scripts/pg-test-server.sh starts for the tests)
+  git git-lfs python3-venv nginx-light wrk curl b3sum postgresql
 )
 # Extra packages can be added without editing this file: MODELHUB_EXTRA_APT="liblz4-dev libzstd-dev"
 if [[ -n "${MODELHUB_EXTRA_APT:-}" ]]; then
@@ -88,6 +88,17 @@ ensure_venv() {
 
 ensure_venv .venv tests/requirements.txt
 ensure_venv .venv-hf036 tests/requirements-hf036.txt
+# hf_xet 1.1.3 beside it (used through PYTHONPATH by tests/e2e/test_hf036.py): the oldest hf_xet that
+# huggingface_hub 0.36 accepts, from before xorb footers and shard lookup tables were dropped from uploads.
+OLD_XET="$ROOT/.venv-hf036/hf_xet-1.1.3"
+if [[ -f $OLD_XET/.modelhub-done ]]; then
+  log "hf_xet 1.1.3 already in .venv-hf036/hf_xet-1.1.3"
+else
+  rm -rf "$OLD_XET"
+  "$ROOT/.venv-hf036/bin/python" -m pip install -q --no-deps --target "$OLD_XET" hf_xet==1.1.3
+  touch "$OLD_XET/.modelhub-done"
+  log "hf_xet 1.1.3 ready in .venv-hf036/hf_xet-1.1.3"
+fi
 
 # ---- JS client (tests/js) ------------------------------------------------------------------------
 JS_DIR="$ROOT/tests/js"

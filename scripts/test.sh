@@ -16,6 +16,9 @@ source scripts/minio-version.sh
 if [[ -x $MODELHUB_MINIO_BIN ]]; then export MODELHUB_S3_TEST_REQUIRE=1; fi
 
 status=0
+# install-deps installed PostgreSQL: its tests must run, a missing server fails them instead of skipping.
+export MODELHUB_REQUIRE_POSTGRES=${MODELHUB_REQUIRE_POSTGRES:-1}
+
 if [[ -z ${MODELHUB_SKIP_UNIT:-} ]]; then
   echo "[test] unit tests: ctest --test-dir build" >&2
   ctest --test-dir build --output-on-failure -j"$(nproc)" || status=1

@@ -136,12 +136,22 @@ Status Hub::RouteCas(Request& req, Response& resp, const std::vector<std::string
     resp.route = "xet_fetch";
     return HandleXetFetch(req, resp, segs[3]);
   }
-  if (n < 4 || (segs[2] != "v1" && segs[2] != "v2")) return Status::NotFound("Not found");
-  const bool v2 = segs[2] == "v2";
-  const std::string& what = segs[3];
-  if (what == "xorbs" && n == 6 && !v2) {
+  // Current clients put the API version first ("/v1/xorbs/…"); hf_xet up to 1.1.7 used unversioned
+  // singular names ("/xorb/…", "/shard/{prefix}/{hash}" with POST or PUT, "/reconstruction/…",
+  // "/chunk/…"), up to 1.2.x unversioned plural ones. All map onto the v1 handlers.
+  bool v2 = false;
+  size_t at = 2;  // index of the resource name
+  if (n >= 3 && (segs[2] == "v1" || segs[2] == "v2")) {
+    v2 = segs[2] == "v2";
+    at = 3;
+  }
+  if (n <= at) return Status::NotFound("Not found");
+  std::string what = segs[at];
+  if (at == 2 && (what == "xorb" || what == "shard" || what == "chunk" || what == "reconstruction")) what += "s";
+  const size_t args = n - at - 1;  // segments after the resource name
+  if (what == "xorbs" && args == 2 && !v2) {
     resp.route = "xet_xorb";
-    MH_ASSIGN_OR_RETURN(xet::XetHash hash, HashSegment(segs[5], "xorb"));
+    MH_ASSIGN_OR_RETURN(xet::XetHash hash, HashSegment(segs[at + 2], "xorb"));
     if (m == "HEAD" || m == "GET") {
       MH_RETURN_IF_ERROR(XetAuth(req, false).status());
       if (!xet_->HasXorb(hash)) return Status::NotFound("xorb " + hash.ToHex() + " not found");
@@ -159,7 +169,7 @@ Status Hub::RouteCas(Request& req, Response& resp, const std::vector<std::string
     WriteJson(resp, 200, json{{"was_inserted", inserted}});
     return Status::Ok();
   }
-  if (what == "shards" && n == 4 && m == "POST") {
+  if (what == "shards" && (args == 0 || (args == 2 && at == 2)) && (m == "POST" || m == "PUT")) {
     resp.route = "xet_shard";
     MH_ASSIGN_OR_RETURN(XetTokenClaims c, XetAuth(req, true));
     MH_ASSIGN_OR_RETURN(std::string body, req.ReadBody(XetCas::kMaxShardBytes));
@@ -196,10 +206,10 @@ Status Hub::RouteCas(Request& req, Response& resp, const std::vector<std::string
     WriteJson(resp, 200, json{{"result", any_new ? 1 : 0}});
     return Status::Ok();
   }
-  if (what == "reconstructions" && n == 5 && m == "GET") {
+  if (what == "reconstructions" && args == 1 && m == "GET") {
     resp.route = "xet_reconstruction";
     MH_ASSIGN_OR_RETURN(XetTokenClaims c, XetAuth(req, false));
-    MH_ASSIGN_OR_RETURN(xet::XetHash file_hash, HashSegment(segs[4], "file"));
+    MH_ASSIGN_OR_RETURN(xet::XetHash file_hash, HashSegment(segs[at + 1], "file"));
     auto file = meta_->GetFileByXetHash(file_hash.ToHex());
     // Only files the token's repository holds; others look the same as unknown ones.
     bool visible = false;
@@ -236,10 +246,10 @@ Status Hub::RouteCas(Request& req, Response& resp, const std::vector<std::string
               json{{"offset_into_first_range", r.offset_into_first_range}, {"terms", terms}, {v2 ? "xorbs" : "fetch_info", fetch}});
     return Status::Ok();
   }
-  if (what == "chunks" && n == 6 && m == "GET" && !v2) {
+  if (what == "chunks" && args == 2 && m == "GET" && !v2) {
     resp.route = "xet_dedup";
     MH_RETURN_IF_ERROR(XetAuth(req, false).status());
-    MH_ASSIGN_OR_RETURN(xet::XetHash chunk, HashSegment(segs[5], "chunk"));
+    MH_ASSIGN_OR_RETURN(xet::XetHash chunk, HashSegment(segs[at + 2], "chunk"));
     // A fresh key per answer: chunk hashes are only matchable by a client that holds the chunk.
     std::string key_bytes = HmacSha256(config_.signing_key, "xet-dedup-key:" + RandomHex(16));
     xet::XetHash key = xet::XetHash::FromRaw(key_bytes.data());

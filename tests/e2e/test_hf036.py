@@ -34,7 +34,10 @@ REGULAR_PATHS = {"README.md", "config.json", "nested/notes.txt"}
 HEX40 = re.compile(r"^[0-9a-f]{40}$")
 
 
-def run_hf036(hub, workdir: Path, repo_id: str, disable_xet: bool) -> dict:
+OLD_HF_XET = REPO_ROOT / ".venv-hf036" / "hf_xet-1.1.3"
+
+
+def run_hf036(hub, workdir: Path, repo_id: str, disable_xet: bool, pythonpath: str = "") -> dict:
     if not VENV_PY.exists():
         pytest.fail(f"{VENV_PY} is missing: run scripts/install-deps.sh", pytrace=False)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -45,7 +48,7 @@ def run_hf036(hub, workdir: Path, repo_id: str, disable_xet: bool) -> dict:
     hf_home = workdir / "hf_home"
     env.update({"HF_ENDPOINT": hub.endpoint, "HF_TOKEN": hub.token("alice"), "HF_HOME": str(hf_home),
                 "HF_HUB_CACHE": str(hf_home / "hub"), "HF_XET_CACHE": str(hf_home / "xet"),
-                "PYTHONPATH": ""})
+                "PYTHONPATH": pythonpath})
     cp = subprocess.run([str(VENV_PY), str(SCRIPT), "--repo", repo_id, "--workdir", str(workdir)],
                         env=env, capture_output=True, text=True, timeout=420)
     lines = [ln for ln in cp.stdout.splitlines() if ln.startswith("{")]
@@ -201,3 +204,26 @@ def test_cas_statuses_hf_xet_falls_back_on(hub, default_run):
     assert s.status_code != 405, f"POST /v2/shards answered 405: hf_xet aborts instead of using /v1/shards"
     rec = requests.get(f"{cas}/v2/reconstructions/{unknown}", headers={**auth, "Range": "bytes=0-0"}, timeout=30)
     assert rec.status_code in (404, 501), f"GET /v2/reconstructions of an unknown hash: {rec.status_code}"
+
+
+@pytest.fixture(scope="module")
+def old_xet_run(hub, tmp_path_factory):
+    if not (OLD_HF_XET / "hf_xet").is_dir():
+        pytest.fail(f"{OLD_HF_XET} is missing: run scripts/install-deps.sh", pytrace=False)
+    return run_hf036(hub, tmp_path_factory.mktemp("hf036-xet113"), hub.repo_id("hf036-xet113"), disable_xet=False,
+                     pythonpath=str(OLD_HF_XET))
+
+
+def test_hf_xet_1_1_3_uploads_footers_and_full_shards(hub, old_xet_run):
+    """hf_xet 1.1.3 (June 2025) still appends the xorb footer to every xorb it uploads and sends full
+    shards (lookup tables and footer); the CAS accepts both forms and serves the files back."""
+    require_ok(old_xet_run)
+    assert old_xet_run["versions"]["hf_xet"] == "1.1.3", old_xet_run["versions"]
+    assert old_xet_run["upload"]["lfsBatch"][0]["response"].get("transfer") == "xet"
+    assert "PUT lfs:upload href" not in old_xet_run["upload"]["routes"], old_xet_run["upload"]["routes"]
+    check_bytes(old_xet_run)
+    # It speaks the unversioned API of mid-2025 (POST /xorb/default/{hash}, /shard/default/{hash},
+    # GET /reconstruction/{hash}), which the CAS maps onto its v1 routes.
+    log = hub.log_text()
+    for route in ('"POST /api/cas/xorb/default/', '/api/cas/shard/default/', '"GET /api/cas/reconstruction/'):
+        assert re.search(re.escape(route) + r'[0-9a-f]{64}[^"]*" 200', log), f"no {route}… 200 in the server log"

@@ -22,6 +22,9 @@ namespace modelhub {
 namespace {
 
 constexpr std::string_view kFooterIdent = "XETBLOB";
+// Serialized bytes read (and hash-checked) at a time when serving xorb ranges: the memory of one
+// fetch in flight. hf_xet may run dozens of fetches at once.
+constexpr uint32_t kServeBlockBytes = 2u << 20;
 
 // Reads exactly n bytes (or fewer only at the end of the body: *got tells how many).
 Status ReadFull(const XetCas::ReadFn& read, char* buf, size_t n, size_t* got) {
@@ -420,10 +423,10 @@ class VerifiedXorbReader : public BlobReader {
     const auto& ue = footer_->unpacked_ends;
     uint32_t k = next_chunk_;
     if (k >= ce.size()) return Status::Internal("read past the records of xorb " + xorb_.ToHex());
-    // Up to ~8 MiB of whole records per storage read.
+    // Up to kServeBlockBytes of whole records per storage read.
     uint32_t from = Before(ce, k);
     uint32_t l = k + 1;
-    while (l < ce.size() && ce[l] - from <= (8u << 20) && Before(ce, l) <= end_ - 1) ++l;
+    while (l < ce.size() && ce[l] - from <= kServeBlockBytes && Before(ce, l) <= end_ - 1) ++l;
     uint32_t to = ce[l - 1];
     MH_ASSIGN_OR_RETURN(auto reader, store_->blobs()->Open(ChunkStore::XorbKey(xorb_), from, to - from));
     block_.resize(to - from);

@@ -1,5 +1,8 @@
 #include "storage/meta/metadata_store.h"
 
+#include <string_view>
+
+#include "storage/meta/pg_metadata_store.h"
 #include "storage/meta/sqlite_metadata_store.h"
 
 namespace modelhub {
@@ -39,6 +42,24 @@ const char* RepoTypeName(RepoType t) {
 Result<std::unique_ptr<MetadataStore>> OpenSqliteMetadataStore(const std::string& path) {
   MH_ASSIGN_OR_RETURN(std::unique_ptr<SqliteMetadataStore> store, SqliteMetadataStore::Open(path));
   return std::unique_ptr<MetadataStore>(std::move(store));
+}
+
+Result<std::unique_ptr<MetadataStore>> OpenMetadataStore(const std::string& url_or_path) {
+  auto starts = [&](std::string_view prefix) { return url_or_path.compare(0, prefix.size(), prefix) == 0; };
+  if (starts("postgres://") || starts("postgresql://")) {
+    MH_ASSIGN_OR_RETURN(std::unique_ptr<PgMetadataStore> store, PgMetadataStore::Open(url_or_path));
+    return std::unique_ptr<MetadataStore>(std::move(store));
+  }
+  std::string path = url_or_path;
+  if (starts("sqlite:")) {
+    path = url_or_path.substr(7);
+    if (path.compare(0, 2, "//") == 0) path = path.substr(2);  // sqlite:///abs/path
+  } else if (const auto scheme = url_or_path.find("://"); scheme != std::string::npos) {
+    return Status::InvalidArgument("unknown metadata store URL scheme in '" + url_or_path.substr(0, scheme + 3) +
+                                   "...' (expected postgres://, postgresql://, sqlite: or a file path)");
+  }
+  if (path.empty()) return Status::InvalidArgument("empty metadata store path");
+  return OpenSqliteMetadataStore(path);
 }
 
 }  // namespace modelhub

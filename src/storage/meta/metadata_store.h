@@ -1,9 +1,10 @@
 // MetadataStore: hub metadata (accounts, organisations, tokens, repositories,
 // LFS object registry, multipart upload sessions).
 //
-// Backends are chosen by URL scheme in server/: "sqlite:PATH" (embedded default,
-// SqliteMetadataStore) and, later, "postgres://..." . Every backend passes the
-// conformance suite in metadata_store_test.cc.
+// Backends are chosen by URL scheme (OpenMetadataStore below): "sqlite:PATH" or a
+// path (embedded default, SqliteMetadataStore) and "postgres://..." (scale-out,
+// PgMetadataStore). Every backend passes the conformance suite in
+// metadata_store_test.cc.
 //
 // Thread-safety: all methods may be called concurrently from many threads.
 // Failure: methods return Status/Result; NotFound for missing rows, Conflict for
@@ -248,5 +249,10 @@ class MetadataStore {
 
 // Opens (creating and migrating if needed) the SQLite store at path.
 Result<std::unique_ptr<MetadataStore>> OpenSqliteMetadataStore(const std::string& path);
+
+// Opens the store a configuration names: "postgres://..." or "postgresql://..." (a libpq URI,
+// PgMetadataStore), "sqlite:PATH" or a plain file path (SqliteMetadataStore). InvalidArgument
+// for an empty string or another URL scheme; otherwise as the backend's Open.
+Result<std::unique_ptr<MetadataStore>> OpenMetadataStore(const std::string& url_or_path);
 
 }  // namespace modelhub

@@ -898,6 +898,60 @@ TEST_P(MetadataStoreConformance, OrphanXorbsAgeBeforeTheyGo) {
   MH_EXPECT_CODE(store().NoteOrphanXorbs({"x"}, 1, 1, true), kInvalidArgument);
 }
 
+// GC marking racing uploads, in rounds, from two threads: whichever commits first, the
+// outcome must be one a serial order could give. A file recorded Ok keeps every xorb it
+// names alive, and a xorb marked for deletion indexes no chunk, not even one a racing
+// PutXorb added.
+TEST_P(MetadataStoreConformance, ConcurrentGcAndUploadsStayConsistent) {
+  constexpr int kRounds = 30;
+  auto xorbs_of = [](const FileRecord& f) -> Result<std::vector<std::string>> {
+    return std::vector<std::string>{f.terms};  // here a file's "terms" are the one xorb it names
+  };
+  int file_wins = 0, gc_wins = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE(fmt::format("round {}", round));
+    const std::string xorb = Hex64(1000 + round), file = Hex64(2000 + round);
+    const std::string old_chunk = Hex64(3000 + round), new_chunk = Hex64(4000 + round);
+    MH_ASSERT_OK(store().PutXorb(XorbRecord{xorb, 10, 10, 1, 1000}, {old_chunk}));
+    const int64_t mark_start = NowMs();
+    Status put_file, put_xorb;
+    Result<std::vector<std::string>> marked = std::vector<std::string>();
+    std::thread uploader([&] {
+      put_file = store().PutFileChecked(FileRecord{file, Hex64(5000 + round), 1, xorb, 0}, {xorb});
+      put_xorb = store().PutXorb(XorbRecord{xorb, 10, 10, 2, 0}, {old_chunk, new_chunk});
+    });
+    std::thread gc([&] { marked = store().MarkXorbsDeleting({xorb}, mark_start, mark_start, xorbs_of); });
+    uploader.join();
+    gc.join();
+    ASSERT_TRUE(marked.ok()) << marked.status().ToString();
+    const bool deleting = !marked->empty();
+    for (const Status& s : {put_file, put_xorb}) {
+      if (!s.ok()) {
+        MH_EXPECT_CODE(s, kUnavailable);  // only "being garbage-collected, retry"
+      }
+    }
+    if (put_file.ok()) {
+      EXPECT_FALSE(deleting) << "a file was recorded naming a xorb that GC then marked";
+      ++file_wins;
+    } else {
+      EXPECT_TRUE(deleting);
+      ++gc_wins;
+    }
+    MH_ASSERT_OK_AND_ASSIGN(auto locs, store().FindChunks({old_chunk, new_chunk}));
+    if (deleting) {
+      EXPECT_FALSE(locs[0].has_value());
+      EXPECT_FALSE(locs[1].has_value()) << "PutXorb indexed a chunk of a xorb being deleted";
+      MH_EXPECT_CODE(store().GetXorb(xorb), kNotFound);
+    } else {
+      MH_EXPECT_OK(put_xorb);
+      EXPECT_TRUE(locs[0].has_value());
+      EXPECT_TRUE(locs[1].has_value());
+    }
+  }
+  RecordProperty("file_wins", file_wins);
+  RecordProperty("gc_wins", gc_wins);
+}
+
 }  // namespace
 }  // namespace test
 }  // namespace modelhub
