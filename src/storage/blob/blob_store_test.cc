@@ -334,6 +334,14 @@ TEST(S3Url, ParsesSettingsAndEnvironment) {
   EXPECT_FALSE(o->signed_payload);
   EXPECT_EQ(o->prefix, "");
 
+  // The endpoint may also be written unencoded.
+  o = ParseS3Url("s3://bucket/prefix?endpoint=http://127.0.0.1:9000&region=us-east-1&path_style=true");
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->bucket, "bucket");
+  EXPECT_EQ(o->prefix, "prefix");
+  EXPECT_EQ(o->endpoint, "http://127.0.0.1:9000");
+  EXPECT_TRUE(o->path_style);
+
   ScopedEnv h("AWS_ENDPOINT_URL", "https://minio.example:9000");
   o = ParseS3Url("s3://b12?path_style=false");
   ASSERT_TRUE(o.ok());
