@@ -14,7 +14,7 @@
 #   scripts/s3-test-server.sh stop DIR     SIGTERM, then SIGKILL after 10 s
 #   scripts/s3-test-server.sh kill DIR     SIGKILL now (fault tests)
 #   scripts/s3-test-server.sh restart DIR  kill, then start on the same port and data
-# MODELHUB_S3_OWNER_PID=PID: the server is killed when that process is gone.
+# MODELHUB_S3_OWNER_PID=PID: when that process is gone, the server is killed and DIR removed.
 # Exit status 3 when the MinIO binary is missing (callers skip with that reason).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -88,7 +88,11 @@ start_server() {
           # The server must not outlive a test process that crashed before stopping it.
           (
             while kill -0 "$MODELHUB_S3_OWNER_PID" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 1; done
-            kill -0 "$MODELHUB_S3_OWNER_PID" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+            if ! kill -0 "$MODELHUB_S3_OWNER_PID" 2>/dev/null; then
+              kill -KILL "$pid" 2>/dev/null
+              for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+              rm -rf "$dir"
+            fi
           ) </dev/null >/dev/null 2>&1 &
         fi
         print_env "$port" "$pid"
