@@ -6,7 +6,10 @@
 #      .venv-hf036 with tests/requirements-hf036.txt (the older huggingface_hub 0.36 client);
 #      each skipped when its stamp file says it already matches its requirements,
 #   3. the JS test client in tests/js/node_modules (`npm ci` from the committed package-lock.json,
-#      skipped when a stamp says node_modules matches the lock).
+#      skipped when a stamp says node_modules matches the lock),
+#   4. MinIO, the S3-compatible test peer, built once from the Go module proxy at a pinned
+#      version (scripts/install-minio.sh; skipped when already built; without Go >= 1.24 a
+#      warning, and the S3 tests skip saying so).
 # Run as root (or with sudo available). Safe to run again and again.
 set -euo pipefail
 
@@ -20,7 +23,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config clang-14
   # libraries
   libboost-dev libgit2-dev libsqlite3-dev libssl-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  liblz4-dev zlib1g-dev libgtest-dev libgmock-dev libclang-rt-14-dev libpq-dev
+  liblz4-dev zlib1g-dev libgtest-dev libgmock-dev libclang-rt-14-dev libpq-dev libcurl4-openssl-dev
   # test peers and tools (postgresql: the server scripts/pg-test-server.sh starts for the tests)
   git git-lfs python3-venv nginx-light wrk curl b3sum postgresql
 )
@@ -109,3 +112,12 @@ else
   echo "$js_want" >"$JS_STAMP"
   log "tests/js/node_modules ready"
 fi
+
+# ---- MinIO (S3 test peer) -------------------------------------------------------------------------
+rc=0
+bash "$ROOT/scripts/install-minio.sh" >/dev/null || rc=$?
+case $rc in
+  0) ;;
+  3) log "MinIO not built (no suitable Go); the S3 tests will skip" ;;
+  *) log "building MinIO failed"; exit 1 ;;
+esac

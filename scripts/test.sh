@@ -10,6 +10,12 @@ cd "$ROOT"
 bash scripts/install-deps.sh || { echo "[test] install-deps failed" >&2; exit 1; }
 bash scripts/build.sh || { echo "[test] build failed" >&2; exit 1; }
 
+# The S3 suites skip (saying why) when MinIO is missing; where install-deps built it, a skip would
+# hide a broken setup, so it becomes a failure.
+# shellcheck source=scripts/minio-version.sh
+source scripts/minio-version.sh
+if [[ -x $MODELHUB_MINIO_BIN ]]; then export MODELHUB_S3_TEST_REQUIRE=1; fi
+
 status=0
 # install-deps installed PostgreSQL: its tests must run, a missing server fails them instead of skipping.
 export MODELHUB_REQUIRE_POSTGRES=${MODELHUB_REQUIRE_POSTGRES:-1}

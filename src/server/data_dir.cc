@@ -46,9 +46,8 @@ std::string MetadataLocation(const std::string& root, const StorageConfig& c) {
 }
 
 Result<std::unique_ptr<BlobStore>> OpenBlobs(const std::string& root, const StorageConfig& c) {
-  if (c.blob_url.empty()) return OpenLocalBlobStore(root + "/blobs");
-  if (c.blob_url.rfind("file://", 0) == 0) return OpenLocalBlobStore(c.blob_url.substr(7));
-  return Status::InvalidArgument("blobs: unsupported URL scheme (use file://DIR)");
+  // OpenBlobStore: a folder, file://DIR or s3://bucket/prefix?... (docs/storage-backends.md).
+  return OpenBlobStore(c.blob_url.empty() ? root + "/blobs" : c.blob_url);
 }
 
 std::string Redacted(const std::string& url) {

@@ -3,7 +3,8 @@
 //   DIR/FORMAT         "modelhub-data <version>" — refused if newer than this binary
 //   DIR/modelhub.db    SQLite metadata (WAL)
 //   DIR/repos/<id>.git bare git repositories
-//   DIR/blobs/         the blob store (xorbs, staged upload parts)
+//   DIR/blobs/         the blob store (xorbs, staged upload parts), unless another
+//                      one is named (s3://..., docs/storage-backends.md)
 //   DIR/secret.key     HMAC key for signed URLs (created once, mode 0600)
 //
 // See docs/formats/data-folder.md. Thread-safety: open once per process.

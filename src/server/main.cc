@@ -227,8 +227,9 @@ int main(int argc, char** argv) {
                     "Metadata store: postgres://user:pass@host:port/db for several processes (default: SQLite in "
                     "the data folder; env MODELHUB_METADATA_URL). Recorded in DIR/storage.conf");
   serve->add_option("--blob-url", flags.blob_url,
-                    "Blob store: s3://bucket/prefix?endpoint=…&region=… or file://DIR (default: DIR/blobs; env "
-                    "MODELHUB_BLOB_URL). Recorded in DIR/storage.conf");
+                    "Blob store: s3://bucket/prefix?endpoint=…&region=… (credentials from AWS_ACCESS_KEY_ID/"
+                    "AWS_SECRET_ACCESS_KEY) or file://DIR (default: DIR/blobs; env MODELHUB_BLOB_URL; "
+                    "docs/storage-backends.md). Recorded in DIR/storage.conf");
   serve->add_flag("--quiet", so.quiet, "No access log");
 
   std::string data = "./data";

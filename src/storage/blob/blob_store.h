@@ -1,7 +1,8 @@
 // BlobStore: a flat namespace of immutable byte objects named by keys
 // ("lfs/ab/cd/<sha256>", "tmp/<id>/part-3"). The large-content layer
-// (storage/cas) is built on it; backends are chosen by URL scheme in server/
-// ("file://DIR" -> LocalBlobStore; S3 later).
+// (storage/cas) is built on it; backends are chosen by URL in server/
+// (OpenBlobStore: a folder -> LocalBlobStore, "s3://" -> S3BlobStore;
+// docs/storage-backends.md).
 //
 // Thread-safety: every method may be called concurrently. A key becomes visible
 // only when its writer's Commit() returns OK (atomic: readers never see a
@@ -60,5 +61,10 @@ bool IsValidBlobKey(const std::string& key);
 // Local filesystem backend rooted at dir. Objects are files dir/<key>; writers
 // stage in dir/.tmp and rename into place after fsync.
 Result<std::unique_ptr<BlobStore>> OpenLocalBlobStore(const std::string& dir);
+
+// Chooses the backend by URL: "s3://bucket[/prefix][?settings]" -> S3BlobStore
+// (s3_blob_store.h: ParseS3Url), "file://DIR" or a plain path -> LocalBlobStore.
+// InvalidArgument for another scheme.
+Result<std::unique_ptr<BlobStore>> OpenBlobStore(const std::string& url);
 
 }  // namespace modelhub

@@ -3,11 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <thread>
 
 #include "common/fs.h"
+#include "storage/blob/s3_blob_store.h"
+#include "storage/blob/s3_test_server.h"
 
 namespace modelhub {
 namespace {
@@ -22,11 +23,22 @@ std::string RandomData(size_t n, uint32_t seed) {
   return s;
 }
 
-class ChunkStoreTest : public ::testing::Test {
+// Run on each blob backend: local disk, and S3BlobStore on a MinIO started for
+// the test (skipped, saying why, when MinIO is not installed).
+class ChunkStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() / ("chunkstore-" + RandomHex(6));
-    blobs_ = std::move(OpenLocalBlobStore((dir_ / "blobs").string())).value();
+    if (GetParam() == "s3") {
+      std::string why;
+      S3TestServer* server = S3TestServer::Shared(&why);
+      if (!server && why.rfind("no S3 test server", 0) == 0) GTEST_SKIP() << why;
+      ASSERT_NE(server, nullptr) << why;
+      ASSERT_TRUE(server->CreateBucket("modelhub-cas-test").ok());
+      blobs_ = std::move(OpenS3BlobStore(server->Options("modelhub-cas-test", "cas-" + RandomHex(6)))).value();
+    } else {
+      blobs_ = std::move(OpenLocalBlobStore((dir_ / "blobs").string())).value();
+    }
     meta_ = std::move(OpenSqliteMetadataStore((dir_ / "meta.db").string())).value();
     store_ = std::make_unique<ChunkStore>(blobs_.get(), meta_.get());
   }
@@ -59,7 +71,7 @@ class ChunkStoreTest : public ::testing::Test {
   std::unique_ptr<ChunkStore> store_;
 };
 
-TEST_F(ChunkStoreTest, RoundTripAndRanges) {
+TEST_P(ChunkStoreTest, RoundTripAndRanges) {
   std::string data = RandomData(3 << 20, 1);
   ASSERT_TRUE(Put(data).ok());
   std::string oid = Sha256Hex(data);
@@ -78,7 +90,7 @@ TEST_F(ChunkStoreTest, RoundTripAndRanges) {
   EXPECT_EQ(rec->xet_hash.size(), 64u);
 }
 
-TEST_F(ChunkStoreTest, LongReadsDecodeAhead) {
+TEST_P(ChunkStoreTest, LongReadsDecodeAhead) {
   // Long reads decode on a helper thread one block ahead; the bytes must be the same.
   std::string data = RandomData(40 << 20, 11);
   ASSERT_TRUE(Put(data, 1 << 20).ok());
@@ -96,7 +108,7 @@ TEST_F(ChunkStoreTest, LongReadsDecodeAhead) {
   ASSERT_TRUE((*r)->Read(buf, sizeof buf).ok());
 }
 
-TEST_F(ChunkStoreTest, EmptyFileAndMismatches) {
+TEST_P(ChunkStoreTest, EmptyFileAndMismatches) {
   ASSERT_TRUE(Put("").ok());
   EXPECT_EQ(*Get(Sha256Hex("")), "");
   std::string data = RandomData(200000, 2);
@@ -108,7 +120,7 @@ TEST_F(ChunkStoreTest, EmptyFileAndMismatches) {
   EXPECT_EQ(in2->Write(data.data(), data.size()).code(), Code::kTooLarge);
 }
 
-TEST_F(ChunkStoreTest, DedupStoresOnlyNewContent) {
+TEST_P(ChunkStoreTest, DedupStoresOnlyNewContent) {
   std::string base = RandomData(4 << 20, 3);
   ASSERT_TRUE(Put(base).ok());
   int64_t after_base = store_->counters().new_chunk_bytes.load();
@@ -125,7 +137,7 @@ TEST_F(ChunkStoreTest, DedupStoresOnlyNewContent) {
   EXPECT_EQ(store_->counters().new_chunk_bytes.load(), before);
 }
 
-TEST_F(ChunkStoreTest, RepeatedChunksInsideOneFile) {
+TEST_P(ChunkStoreTest, RepeatedChunksInsideOneFile) {
   std::string block = RandomData(2 << 20, 5);
   std::string data = block + block + block;
   ASSERT_TRUE(Put(data).ok());
@@ -133,20 +145,27 @@ TEST_F(ChunkStoreTest, RepeatedChunksInsideOneFile) {
   EXPECT_TRUE(*Get(Sha256Hex(data)) == data);
 }
 
-TEST_F(ChunkStoreTest, CorruptedXorbIsNeverServed) {
+TEST_P(ChunkStoreTest, CorruptedXorbIsNeverServed) {
   std::string data = RandomData(1 << 20, 6);
   ASSERT_TRUE(Put(data).ok());
   std::vector<std::string> keys;
   ASSERT_TRUE(blobs_->List("xorbs/", [&](const std::string& k, int64_t) { keys.push_back(k); }).ok());
   ASSERT_EQ(keys.size(), 1u);
   {
-    std::fstream f(dir_ / "blobs" / keys[0], std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(5000);
-    char c;
-    f.read(&c, 1);
-    f.seekp(5000);
-    c = char(c ^ 0x40);
-    f.write(&c, 1);
+    // Flip one bit of the stored xorb, through the blob store (any backend).
+    auto size = blobs_->Size(keys[0]);
+    ASSERT_TRUE(size.ok());
+    std::string xorb(size_t(*size), '\0');
+    auto r = std::move(blobs_->Open(keys[0])).value();
+    for (size_t got = 0; got < xorb.size();) {
+      auto n = r->Read(&xorb[got], xorb.size() - got);
+      ASSERT_TRUE(n.ok() && *n > 0);
+      got += *n;
+    }
+    xorb[5000] = char(xorb[5000] ^ 0x40);
+    auto w = std::move(blobs_->NewWriter(keys[0])).value();
+    ASSERT_TRUE(w->Write(xorb.data(), xorb.size()).ok());
+    ASSERT_TRUE(w->Commit().ok());
   }
   ChunkStore fresh(blobs_.get(), meta_.get());  // no cached footer
   auto r = fresh.Open(Sha256Hex(data));
@@ -167,7 +186,7 @@ TEST_F(ChunkStoreTest, CorruptedXorbIsNeverServed) {
   EXPECT_EQ(fresh.VerifyStoredXorb(*x).code(), Code::kCorruption);
 }
 
-TEST_F(ChunkStoreTest, ConcurrentOverlappingIngests) {
+TEST_P(ChunkStoreTest, ConcurrentOverlappingIngests) {
   std::string shared = RandomData(2 << 20, 7);
   std::vector<std::string> files;
   for (int i = 0; i < 4; ++i) files.push_back(RandomData(100000, 100 + i) + shared + RandomData(50000, 200 + i));
@@ -181,7 +200,7 @@ TEST_F(ChunkStoreTest, ConcurrentOverlappingIngests) {
   }
 }
 
-TEST_F(ChunkStoreTest, Multipart) {
+TEST_P(ChunkStoreTest, Multipart) {
   std::string data = RandomData(3000000, 8);
   for (int p = 1; p <= 3; ++p) {
     auto w = std::move(store_->NewPartWriter("s1", p)).value();
@@ -192,6 +211,9 @@ TEST_F(ChunkStoreTest, Multipart) {
   EXPECT_TRUE(*Get(Sha256Hex(data)) == data);
   EXPECT_TRUE(store_->PartSize("s1", 1).status().IsNotFound());
 }
+
+INSTANTIATE_TEST_SUITE_P(BlobBackends, ChunkStoreTest, ::testing::Values("local", "s3"),
+                         [](const auto& info) { return info.param; });
 
 TEST(FileTerms, RoundTripAndRejects) {
   std::vector<FileTerm> t = {{xet::XetHash(), 0, 3, 1000}, {xet::XetHash(), 5, 9, 77}};
