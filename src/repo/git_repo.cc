@@ -26,6 +26,7 @@
 #include "common/strings.h"
 #include "common/time_util.h"
 #include "repo/libgit2_util.h"
+#include "repo/ref_cache.h"
 #include "repo/tree_editor.h"
 
 namespace modelhub {
@@ -158,9 +159,28 @@ class BlobSizeCache {
   }
 };
 
+// The RefCache key of a repository directory: the path without trailing slashes.
+std::string RepoKey(std::string dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
+}
+
+// Invalidates the cached revisions of a repository when a method that writes refs returns
+// (on every path: a failed write may still have moved a ref).
+class RefsChangedGuard {
+ public:
+  explicit RefsChangedGuard(const std::string& key) : key_(key) {}
+  ~RefsChangedGuard() { RefCache::Shared().Invalidate(key_); }
+  RefsChangedGuard(const RefsChangedGuard&) = delete;
+  RefsChangedGuard& operator=(const RefsChangedGuard&) = delete;
+
+ private:
+  const std::string& key_;
+};
+
 class LibGit2Repo final : public GitRepo {
  public:
-  explicit LibGit2Repo(RepositoryPtr repo) : repo_(std::move(repo)) {}
+  LibGit2Repo(RepositoryPtr repo, std::string dir) : repo_(std::move(repo)), dir_(std::move(dir)) {}
 
   std::string DefaultBranch() override {
     git_reference* raw = nullptr;
@@ -260,6 +280,7 @@ class LibGit2Repo final : public GitRepo {
   Result<std::string> Commit(const std::string& branch, const std::optional<std::string>& expected_parent,
                              const std::vector<FileOp>& ops, const GitSignature& author,
                              const std::string& message) override {
+    RefsChangedGuard refs_changed(dir_);
     if (!IsValidRefName(branch)) return RevisionNotFound(branch, "not a branch");
     const std::string refname = kHeads + branch;
     git_reference* raw_ref = nullptr;
@@ -343,6 +364,7 @@ class LibGit2Repo final : public GitRepo {
   }
 
   Status CreateBranch(const std::string& name, const std::string& commit) override {
+    RefsChangedGuard refs_changed(dir_);
     if (!IsValidRefName(name)) return Status::InvalidArgument("Invalid branch name: " + name);
     MH_ASSIGN_OR_RETURN(git_oid target, Resolve(commit));
     const std::string refname = kHeads + name;
@@ -367,6 +389,7 @@ class LibGit2Repo final : public GitRepo {
 
   Status CreateTag(const std::string& name, const std::string& commit, const std::string& message,
                    const GitSignature& tagger) override {
+    RefsChangedGuard refs_changed(dir_);
     if (!IsValidRefName(name)) return Status::InvalidArgument("Invalid tag name: " + name);
     MH_ASSIGN_OR_RETURN(git_oid target_id, Resolve(commit));
     git_object* raw = nullptr;
@@ -503,6 +526,13 @@ class LibGit2Repo final : public GitRepo {
         return PeelToCommit(obj.get(), rev);
       }
     }
+    // Branch and tag names: answered from the RefCache while no ref of this repository changed.
+    RefCache::Hit hit = RefCache::Shared().Lookup(dir_, rev);
+    if (hit.commit && hit.commit->size() == GIT_OID_RAWSZ) {
+      git_oid cached;
+      std::memcpy(cached.id, hit.commit->data(), GIT_OID_RAWSZ);
+      return cached;
+    }
     std::vector<std::string> names;
     if (rev == "HEAD" || rev.rfind("refs/", 0) == 0) {
       names.push_back(rev);
@@ -522,7 +552,10 @@ class LibGit2Repo final : public GitRepo {
       rc = git_reference_peel(&obj, ref.get(), GIT_OBJECT_COMMIT);
       if (rc < 0) return RevisionNotFound(rev, rc == GIT_ENOTFOUND ? "unborn branch" : "not a commit");
       ObjectPtr peeled(obj);
-      return *git_object_id(peeled.get());
+      const git_oid* id = git_object_id(peeled.get());
+      RefCache::Shared().Put(dir_, hit.generation, rev,
+                             std::string(reinterpret_cast<const char*>(id->id), GIT_OID_RAWSZ));
+      return *id;
     }
     if (rev.size() >= 7 && rev.size() <= GIT_OID_HEXSZ && IsHex(rev)) {
       git_oid prefix;
@@ -754,6 +787,7 @@ class LibGit2Repo final : public GitRepo {
   }
 
   Status DeleteRef(const std::string& prefix, const std::string& name) {
+    RefsChangedGuard refs_changed(dir_);
     if (!IsValidRefName(name)) return RevisionNotFound(name);
     const std::string refname = prefix + name;
     git_reference* raw = nullptr;
@@ -769,6 +803,7 @@ class LibGit2Repo final : public GitRepo {
   }
 
   RepositoryPtr repo_;
+  std::string dir_;  // as opened: the RefCache key
 };
 
 }  // namespace
@@ -795,7 +830,7 @@ Result<std::unique_ptr<GitRepo>> GitRepo::Create(const std::string& dir_in, cons
     git_repository* raw = nullptr;
     int rc = git_repository_init_ext(&raw, dir.c_str(), &opts);
     if (rc < 0) return FromGit(rc, "init " + dir);
-    auto repo = std::make_unique<LibGit2Repo>(RepositoryPtr(raw));
+    auto repo = std::make_unique<LibGit2Repo>(RepositoryPtr(raw), dir);
 
     git::TreeEditor editor(repo->raw(), nullptr);
     for (const auto& [path, content] : files) {
@@ -816,6 +851,7 @@ Result<std::unique_ptr<GitRepo>> GitRepo::Create(const std::string& dir_in, cons
   }();
   // Leave nothing half-made behind, so the same name can be created again.
   if (!result.ok()) (void)RemoveAll(dir);
+  RefsChangedOutside(dir);  // a repository made again in the same place
   return result;
 }
 
@@ -826,8 +862,10 @@ Result<std::unique_ptr<GitRepo>> GitRepo::Open(const std::string& dir) {
                                    nullptr);
   if (rc == GIT_ENOTFOUND) return Status::NotFound("Repository not found: " + dir, "RepoNotFound");
   if (rc < 0) return FromGit(rc, "open " + dir);
-  return std::unique_ptr<GitRepo>(std::make_unique<LibGit2Repo>(RepositoryPtr(raw)));
+  return std::unique_ptr<GitRepo>(std::make_unique<LibGit2Repo>(RepositoryPtr(raw), RepoKey(dir)));
 }
+
+void GitRepo::RefsChangedOutside(const std::string& dir) { RefCache::Shared().Invalidate(RepoKey(dir)); }
 
 std::string GitRepo::BlobId(const std::string& content) {
   const std::string header = "blob " + std::to_string(content.size()) + std::string(1, '\0');

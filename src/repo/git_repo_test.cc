@@ -383,6 +383,32 @@ TEST_F(GitRepoTest, ResolveRevision) {
   EXPECT_TRUE(Fsck());
 }
 
+TEST_F(GitRepoTest, CachedRevisionsFollowEveryRefChange) {
+  auto writer = CreateRepo({{"a", "1"}});
+  ASSERT_TRUE(writer);
+  auto reader = std::move(GitRepo::Open(dir_)).value();  // another handle, as the server pools them
+  std::string c0 = *reader->ResolveRevision("main");
+  auto c1 = writer->Commit("main", std::nullopt, {Upsert("a", "2")}, kAlice, "two");
+  ASSERT_TRUE(c1.ok());
+  EXPECT_EQ(*reader->ResolveRevision("main"), *c1);
+  EXPECT_EQ(*reader->ResolveRevision("HEAD"), *c1);
+  ASSERT_TRUE(writer->CreateBranch("dev", c0).ok());
+  EXPECT_EQ(*reader->ResolveRevision("dev"), c0);
+  ASSERT_TRUE(writer->DeleteBranch("dev").ok());
+  EXPECT_EQ(reader->ResolveRevision("dev").status().code(), Code::kNotFound);
+  ASSERT_TRUE(writer->CreateTag("v1", c0, "", kAlice).ok());
+  EXPECT_EQ(*reader->ResolveRevision("v1"), c0);
+  ASSERT_TRUE(writer->DeleteTag("v1").ok());
+  EXPECT_EQ(reader->ResolveRevision("v1").status().code(), Code::kNotFound);
+
+  // A ref moved by another program (as git receive-pack does) is seen once the caller says so.
+  EXPECT_EQ(*reader->ResolveRevision("main"), *c1);  // cached now
+  ASSERT_TRUE(Shell("git --git-dir='" + dir_ + "' update-ref refs/heads/main " + c0));
+  EXPECT_EQ(*reader->ResolveRevision("main"), *c1) << "cached until RefsChangedOutside";
+  GitRepo::RefsChangedOutside(dir_ + "/");
+  EXPECT_EQ(*reader->ResolveRevision("main"), c0);
+}
+
 TEST_F(GitRepoTest, ListTree) {
   // git order: "a-b" < "a.txt" < "a/" < "a0" (a directory sorts as if it ended in '/').
   auto repo = CreateRepo({{"a0", "0"}, {"a/x", "xx"}, {"a.txt", "t"}, {"a-b", "b"}, {"a/y/z", "zzz"}});
