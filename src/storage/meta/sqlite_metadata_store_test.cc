@@ -162,6 +162,31 @@ TEST_F(SqliteMetadataStoreTest, TwoStoresOnOneFile) {
   EXPECT_EQ(seen_by_b.size(), size_t(kThreads * kRepos));
 }
 
+TEST_F(SqliteMetadataStoreTest, CachedRepoLookupsSeeEveryWrite) {
+  // GetRepo answers from memory between writes; each write through the store must show at once.
+  MH_ASSERT_OK_AND_ASSIGN(auto s, SqliteMetadataStore::Open(DbPath()));
+  MH_ASSERT_OK(s->CreateUser("alice", false));
+  MH_ASSERT_OK(s->CreateUser("bob", false));
+  EXPECT_TRUE(s->GetRepo(RepoType::kModel, "alice", "m").status().IsNotFound());
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord created, s->CreateRepo(RepoType::kModel, "alice", "m", false));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord r, s->GetRepo(RepoType::kModel, "alice", "m"));
+  EXPECT_EQ(r.id, created.id);
+  EXPECT_FALSE(r.is_private);
+  EXPECT_TRUE(s->GetRepo(RepoType::kDataset, "alice", "m").status().IsNotFound());  // the type is part of the key
+  MH_ASSERT_OK(s->SetRepoPrivate(created.id, true));
+  MH_ASSERT_OK_AND_ASSIGN(r, s->GetRepo(RepoType::kModel, "alice", "m"));
+  EXPECT_TRUE(r.is_private);
+  MH_ASSERT_OK(s->TouchRepo(created.id, 12345));
+  MH_ASSERT_OK_AND_ASSIGN(r, s->GetRepo(RepoType::kModel, "alice", "m"));
+  EXPECT_EQ(r.last_modified_ms, 12345);
+  MH_ASSERT_OK(s->MoveRepo(created.id, "bob", "n"));
+  EXPECT_TRUE(s->GetRepo(RepoType::kModel, "alice", "m").status().IsNotFound());
+  MH_ASSERT_OK_AND_ASSIGN(r, s->GetRepo(RepoType::kModel, "bob", "n"));
+  EXPECT_EQ(r.id, created.id);
+  MH_ASSERT_OK(s->DeleteRepo(created.id));
+  EXPECT_TRUE(s->GetRepo(RepoType::kModel, "bob", "n").status().IsNotFound());
+}
+
 TEST_F(SqliteMetadataStoreTest, MemoryStoresAreIndependent) {
   MH_ASSERT_OK_AND_ASSIGN(auto a, SqliteMetadataStore::Open(":memory:"));
   MH_ASSERT_OK_AND_ASSIGN(auto b, SqliteMetadataStore::Open(":memory:"));
