@@ -296,15 +296,20 @@ void HttpServer::Serve() {
   }
   auto last_reap = std::chrono::steady_clock::now();
   uint64_t served_before = 0;
+  int wait_ms = 250;
   while (!stopping_.load()) {
     struct pollfd pfd = {listen_fd_, POLLIN, 0};
-    int pr = ::poll(&pfd, 1, int(kStallCheck.count()));
+    int pr = ::poll(&pfd, 1, wait_ms);
     {
       // Every worker busy and none finished a request since the last look: they are all
       // in long requests (downloads, pushes). Add a worker so parked connections keep moving.
       std::lock_guard<std::mutex> lock(mu_);
-      if (idle_workers_ == 0 && served_ == served_before && workers_ <= opts_.max_connections) SpawnWorker();
+      if (idle_workers_ == 0 && workers_ > 0 && served_ == served_before && workers_ <= opts_.max_connections) {
+        SpawnWorker();
+      }
       served_before = served_;
+      // Look again soon only while no worker is idle.
+      wait_ms = idle_workers_ == 0 ? int(kStallCheck.count()) : 250;
     }
     if (std::chrono::steady_clock::now() - last_reap > std::chrono::milliseconds(250)) {
       ReapIdle();
