@@ -131,33 +131,51 @@ std::optional<std::string> NormalizePath(const std::string& path) {
   return p;
 }
 
-// Process-wide map blob id -> size, bounded (cleared when full: entries are
-// cheap to recompute). Thread-safe.
-class BlobSizeCache {
+std::string OidKey(const git_oid& oid) { return std::string(reinterpret_cast<const char*>(oid.id), GIT_OID_RAWSZ); }
+
+// Process-wide map key -> immutable value, bounded by a budget of cost units
+// (cleared when full: entries are cheap to recompute). Thread-safe.
+template <typename V>
+class BoundedCache {
  public:
-  static std::optional<int64_t> Get(const git_oid& oid) {
-    std::lock_guard<std::mutex> lock(mu());
-    auto it = map().find(Key(oid));
-    if (it == map().end()) return std::nullopt;
+  explicit BoundedCache(size_t budget) : budget_(budget) {}
+  std::optional<V> Get(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = map_.find(key);
+    if (it == map_.end()) return std::nullopt;
     return it->second;
   }
-  static void Put(const git_oid& oid, int64_t size) {
-    std::lock_guard<std::mutex> lock(mu());
-    if (map().size() >= 1 << 20) map().clear();
-    map().emplace(Key(oid), size);
+  void Put(const std::string& key, V value, size_t cost) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (used_ + cost > budget_) {
+      map_.clear();
+      used_ = 0;
+    }
+    if (map_.emplace(key, std::move(value)).second) used_ += cost;
   }
 
  private:
-  static std::string Key(const git_oid& oid) { return std::string(reinterpret_cast<const char*>(oid.id), GIT_OID_RAWSZ); }
-  static std::mutex& mu() {
-    static std::mutex m;
-    return m;
-  }
-  static std::unordered_map<std::string, int64_t>& map() {
-    static std::unordered_map<std::string, int64_t> m;
-    return m;
-  }
+  std::mutex mu_;
+  std::unordered_map<std::string, V> map_;  // guarded by mu_
+  size_t used_ = 0;                         // guarded by mu_
+  const size_t budget_;
 };
+
+// Blob id -> size. Sizes never change for an id.
+BoundedCache<int64_t>& BlobSizes() {
+  static BoundedCache<int64_t> cache(1 << 20);
+  return cache;
+}
+
+// (repository, blob id) -> content, for small blobs (LFS pointers, configs): a loose
+// object read costs an open, a read and an inflate, and every GET/HEAD /resolve reads
+// its blob (to tell an LFS pointer from a file). Content never changes for an id; the
+// repository is part of the key so a repository only ever sees its own objects.
+constexpr size_t kCachedBlobMax = 64 << 10;
+BoundedCache<std::string>& SmallBlobs() {
+  static BoundedCache<std::string> cache(32 << 20);
+  return cache;
+}
 
 // The RefCache key of a repository directory: the path without trailing slashes.
 std::string RepoKey(std::string dir) {
@@ -268,13 +286,17 @@ class LibGit2Repo final : public GitRepo {
   Result<std::string> ReadBlob(const std::string& blob_oid) override {
     git_oid oid;
     if (!git::ParseOid(blob_oid, &oid)) return Status::InvalidArgument("invalid blob id: " + blob_oid);
+    const std::string key = dir_ + '\0' + OidKey(oid);
+    if (auto cached = SmallBlobs().Get(key)) return *std::move(cached);
     git_blob* raw = nullptr;
     int rc = git_blob_lookup(&raw, repo_.get(), &oid);
     if (rc == GIT_ENOTFOUND) return EntryNotFound(blob_oid);
     if (rc < 0) return FromGit(rc, "read blob " + blob_oid);
     BlobPtr blob(raw);
-    return std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())),
-                       static_cast<size_t>(git_blob_rawsize(blob.get())));
+    std::string content(static_cast<const char*>(git_blob_rawcontent(blob.get())),
+                        static_cast<size_t>(git_blob_rawsize(blob.get())));
+    if (content.size() <= kCachedBlobMax) SmallBlobs().Put(key, content, content.size() + key.size() + 64);
+    return content;
   }
 
   Result<std::string> Commit(const std::string& branch, const std::optional<std::string>& expected_parent,
@@ -648,12 +670,12 @@ class LibGit2Repo final : public GitRepo {
   // Blob sizes never change for an id, so they are remembered process-wide:
   // reading a loose object's header costs an open, a read and an inflate.
   Result<int64_t> BlobSize(git_odb* odb, const git_oid& oid) {
-    if (auto cached = BlobSizeCache::Get(oid)) return *cached;
+    if (auto cached = BlobSizes().Get(OidKey(oid))) return *cached;
     size_t len = 0;
     git_object_t type;
     int rc = git_odb_read_header(&len, &type, odb, &oid);
     if (rc < 0) return FromGit(rc, "read blob header " + OidHex(oid));
-    BlobSizeCache::Put(oid, static_cast<int64_t>(len));
+    BlobSizes().Put(OidKey(oid), static_cast<int64_t>(len), 1);
     return static_cast<int64_t>(len);
   }
 
@@ -695,10 +717,6 @@ class LibGit2Repo final : public GitRepo {
     std::unordered_set<std::string> trees;               // raw 20-byte ids of trees entered
     std::unordered_map<std::string, int64_t> blob_sizes;  // raw id -> size, read once per blob
   };
-
-  static std::string OidKey(const git_oid& oid) {
-    return std::string(reinterpret_cast<const char*>(oid.id), GIT_OID_RAWSZ);
-  }
 
   Status WalkTree(FileWalk& w, const git_tree* tree, const std::string& prefix) {
     for (size_t i = 0, n = git_tree_entrycount(tree); i < n; ++i) {

@@ -409,6 +409,18 @@ TEST_F(GitRepoTest, CachedRevisionsFollowEveryRefChange) {
   EXPECT_EQ(*reader->ResolveRevision("main"), c0);
 }
 
+TEST_F(GitRepoTest, SmallBlobsAreRememberedPerRepository) {
+  auto a = CreateRepo({{"config.json", "{\"a\": 1}"}});
+  ASSERT_TRUE(a);
+  std::string head = *a->ResolveRevision("main");
+  std::string oid = a->Stat(head, "config.json")->oid;
+  EXPECT_EQ(*a->ReadBlob(oid), "{\"a\": 1}");
+  EXPECT_EQ(*a->ReadBlob(oid), "{\"a\": 1}");  // from memory the second time
+  // Another repository does not see a blob it does not have, though it is in memory for the first.
+  auto b = std::move(GitRepo::Create(root_ + "/org/other.git", "main", {{"x", "y"}}, kAlice, "init")).value();
+  EXPECT_EQ(b->ReadBlob(oid).status().code(), Code::kNotFound);
+}
+
 TEST_F(GitRepoTest, ListTree) {
   // git order: "a-b" < "a.txt" < "a/" < "a0" (a directory sorts as if it ended in '/').
   auto repo = CreateRepo({{"a0", "0"}, {"a/x", "xx"}, {"a.txt", "t"}, {"a-b", "b"}, {"a/y/z", "zzz"}});
