@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "common/fs.h"
+#include "common/sole_writer.h"
 #include "common/strings.h"
 #include "common/time_util.h"
 #include "repo/libgit2_util.h"
@@ -548,8 +549,11 @@ class LibGit2Repo final : public GitRepo {
         return PeelToCommit(obj.get(), rev);
       }
     }
-    // Branch and tag names: answered from the RefCache while no ref of this repository changed.
-    RefCache::Hit hit = RefCache::Shared().Lookup(dir_, rev);
+    // Branch and tag names: answered from the RefCache while no ref of this repository changed
+    // (only in a process that is the sole writer of the refs; common/sole_writer.h).
+    const bool use_cache = IsSoleWriter();
+    RefCache::Hit hit;
+    if (use_cache) hit = RefCache::Shared().Lookup(dir_, rev);
     if (hit.commit && hit.commit->size() == GIT_OID_RAWSZ) {
       git_oid cached;
       std::memcpy(cached.id, hit.commit->data(), GIT_OID_RAWSZ);
@@ -575,8 +579,10 @@ class LibGit2Repo final : public GitRepo {
       if (rc < 0) return RevisionNotFound(rev, rc == GIT_ENOTFOUND ? "unborn branch" : "not a commit");
       ObjectPtr peeled(obj);
       const git_oid* id = git_object_id(peeled.get());
-      RefCache::Shared().Put(dir_, hit.generation, rev,
-                             std::string(reinterpret_cast<const char*>(id->id), GIT_OID_RAWSZ));
+      if (use_cache) {
+        RefCache::Shared().Put(dir_, hit.generation, rev,
+                               std::string(reinterpret_cast<const char*>(id->id), GIT_OID_RAWSZ));
+      }
       return *id;
     }
     if (rev.size() >= 7 && rev.size() <= GIT_OID_HEXSZ && IsHex(rev)) {

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "common/sole_writer.h"
 
 namespace modelhub {
 namespace {
@@ -384,6 +385,7 @@ TEST_F(GitRepoTest, ResolveRevision) {
 }
 
 TEST_F(GitRepoTest, CachedRevisionsFollowEveryRefChange) {
+  SetSoleWriter(true);  // the cache is used only in a process that writes every ref itself
   auto writer = CreateRepo({{"a", "1"}});
   ASSERT_TRUE(writer);
   auto reader = std::move(GitRepo::Open(dir_)).value();  // another handle, as the server pools them
@@ -407,6 +409,11 @@ TEST_F(GitRepoTest, CachedRevisionsFollowEveryRefChange) {
   EXPECT_EQ(*reader->ResolveRevision("main"), *c1) << "cached until RefsChangedOutside";
   GitRepo::RefsChangedOutside(dir_ + "/");
   EXPECT_EQ(*reader->ResolveRevision("main"), c0);
+
+  // Not the sole writer (several processes share the refs): every lookup reads the refs.
+  SetSoleWriter(false);
+  ASSERT_TRUE(Shell("git --git-dir='" + dir_ + "' update-ref refs/heads/main " + *c1));
+  EXPECT_EQ(*reader->ResolveRevision("main"), *c1);
 }
 
 TEST_F(GitRepoTest, SmallBlobsAreRememberedPerRepository) {

@@ -14,6 +14,7 @@
 #include "auth/auth.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/sole_writer.h"
 #include "common/strings.h"
 #include "net/http_server.h"
 #include "repo/path_rules.h"
@@ -151,6 +152,9 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   if (!o.protect_default_branch.empty()) hc.protect_default_branch = o.protect_default_branch == "true";
   // public_url is known once the port is (port 0 picks one).
   std::unique_ptr<Hub> hub;
+  // One serve process owns the data folder: its lookup caches may trust their own invalidation
+  // (common/sole_writer.h). A deployment with several serve processes on one folder must not set this.
+  SetSoleWriter(true);
   HttpServer server(hopts, [&hub](Request& req, Response& resp) { hub->Handle(req, resp); }, &metrics);
   Status ls = server.Listen();
   if (!ls.ok()) return Fail(ls);

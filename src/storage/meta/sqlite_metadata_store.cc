@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "common/fs.h"
+#include "common/sole_writer.h"
 #include "common/strings.h"
 #include "common/time_util.h"
 
@@ -594,6 +595,7 @@ Result<RepoRecord> SqliteMetadataStore::CreateRepo(RepoType type, const std::str
 }
 
 Result<RepoRecord> SqliteMetadataStore::GetRepo(RepoType type, const std::string& ns, const std::string& name) {
+  if (!IsSoleWriter()) return QueryRepo(type, ns, name);
   std::string key = std::string(RepoTypeName(type)) + '\0' + ns + '\0' + name;
   uint64_t generation = 0;
   {

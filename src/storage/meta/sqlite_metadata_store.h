@@ -125,8 +125,8 @@ class SqliteMetadataStore final : public MetadataStore {
   // GetRepo answers by (type, ns, name): every GET/HEAD /resolve loads its repository, and a
   // SQLite read costs file locks and a WAL check. Cleared after every write transaction of this
   // store (repos rows only change through one), so it is never stale for writes made through it.
-  // A lookup racing a write stores nothing (generation). Writers in another process are not seen:
-  // the admin CLI writes accounts, tokens and content rows, never repos rows. Bounded (cleared when full).
+  // A lookup racing a write stores nothing (generation). Writers in another process are not seen,
+  // so it is used only while IsSoleWriter() (common/sole_writer.h). Bounded (cleared when full).
   static constexpr size_t kRepoCacheMax = 4096;
   std::mutex repo_cache_mu_;
   std::unordered_map<std::string, RepoRecord> repo_cache_;  // guarded by repo_cache_mu_

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/fs.h"
+#include "common/sole_writer.h"
 #include "storage/meta/metadata_store_test.h"
 
 namespace modelhub {
@@ -164,6 +165,7 @@ TEST_F(SqliteMetadataStoreTest, TwoStoresOnOneFile) {
 
 TEST_F(SqliteMetadataStoreTest, CachedRepoLookupsSeeEveryWrite) {
   // GetRepo answers from memory between writes; each write through the store must show at once.
+  SetSoleWriter(true);
   MH_ASSERT_OK_AND_ASSIGN(auto s, SqliteMetadataStore::Open(DbPath()));
   MH_ASSERT_OK(s->CreateUser("alice", false));
   MH_ASSERT_OK(s->CreateUser("bob", false));
@@ -185,6 +187,21 @@ TEST_F(SqliteMetadataStoreTest, CachedRepoLookupsSeeEveryWrite) {
   EXPECT_EQ(r.id, created.id);
   MH_ASSERT_OK(s->DeleteRepo(created.id));
   EXPECT_TRUE(s->GetRepo(RepoType::kModel, "bob", "n").status().IsNotFound());
+  SetSoleWriter(false);
+}
+
+TEST_F(SqliteMetadataStoreTest, RepoLookupsAreNotCachedWithOtherWriters) {
+  // Without the sole-writer promise, a write by another store (process) on the file shows at once.
+  SetSoleWriter(false);
+  MH_ASSERT_OK_AND_ASSIGN(auto a, SqliteMetadataStore::Open(DbPath()));
+  MH_ASSERT_OK_AND_ASSIGN(auto b, SqliteMetadataStore::Open(DbPath()));
+  MH_ASSERT_OK(a->CreateUser("alice", false));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord created, a->CreateRepo(RepoType::kModel, "alice", "m", false));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord r, a->GetRepo(RepoType::kModel, "alice", "m"));
+  EXPECT_FALSE(r.is_private);
+  MH_ASSERT_OK(b->SetRepoPrivate(created.id, true));
+  MH_ASSERT_OK_AND_ASSIGN(r, a->GetRepo(RepoType::kModel, "alice", "m"));
+  EXPECT_TRUE(r.is_private);
 }
 
 TEST_F(SqliteMetadataStoreTest, MemoryStoresAreIndependent) {
