@@ -37,6 +37,20 @@ namespace {
 constexpr char kUploadPack[] = "git-upload-pack";
 constexpr char kReceivePack[] = "git-receive-pack";
 
+// Calls GitRepo::RefsChangedOutside(dir) when destroyed (nothing for an empty dir).
+class RefsChangedOnExit {
+ public:
+  explicit RefsChangedOnExit(std::string dir) : dir_(std::move(dir)) {}
+  ~RefsChangedOnExit() {
+    if (!dir_.empty()) GitRepo::RefsChangedOutside(dir_);
+  }
+  RefsChangedOnExit(const RefsChangedOnExit&) = delete;
+  RefsChangedOnExit& operator=(const RefsChangedOnExit&) = delete;
+
+ private:
+  std::string dir_;
+};
+
 // The hook git runs before it moves any ref. It only hands over to the
 // modelhub binary that spawned this receive-pack (MODELHUB_HOOK_BIN, set per
 // run to /proc/<server pid>/exe, so a binary replaced on disk is no problem).
@@ -327,6 +341,10 @@ Status Hub::RunGitService(Request& req, Response& resp, RepoRef& repo, const std
   if (push && !advertise) {
     MH_ASSIGN_OR_RETURN(gc_fence, GcFence::Shared(config_.data_dir));
   }
+  // receive-pack moves refs behind libgit2's back: the resolved-revision cache of the repo
+  // layer must drop this repository's entries once git is gone, on every path out of here.
+  // (Declared before proc, so it runs after proc's destructor has killed and reaped git.)
+  RefsChangedOnExit refs_changed(push && !advertise ? dir : std::string());
   MH_ASSIGN_OR_RETURN(auto proc, GitSubprocess::Start(argv, env, config_.repos_dir, prefix, !advertise));
 
   int64_t fed = 0;

@@ -21,6 +21,8 @@ class ReaderSource : public BodySource {
   std::optional<std::pair<int, int64_t>> FileRange() const override {
     return r_ ? r_->FileRange() : std::nullopt;
   }
+  bool HasViews() const override { return r_ && r_->HasViews(); }
+  Result<std::string_view> ReadView(size_t n) override { return r_->ReadView(n); }
 
  private:
   std::unique_ptr<BlobReader> r_;

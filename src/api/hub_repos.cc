@@ -154,6 +154,7 @@ Status Hub::HandleDeleteRepo(Request& req, Response& resp) {
   MH_RETURN_IF_ERROR(meta_->DeleteRepo(rec->id));
   ForgetGit(rec->id);
   Status rm = RemoveAll(RepoDir(rec->id));
+  GitRepo::RefsChangedOutside(RepoDir(rec->id));
   if (!rm.ok()) LogWarn("repo {} deleted but its directory could not be removed: {}", rec->FullId(), rm.message());
   LogInfo("repo deleted: {} {} by {}", RepoTypeName(type), rec->FullId(), viewer.user->name);
   WriteJson(resp, 200, json::object());

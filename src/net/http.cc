@@ -99,6 +99,8 @@ void Response::SetJson(int status_code, std::string json) {
   SetHeader("Content-Type", "application/json; charset=utf-8");
 }
 
+Result<std::string_view> BodySource::ReadView(size_t) { return Status::Internal("this body source has no views"); }
+
 const char* ReasonPhrase(int status) {
   switch (status) {
     case 100: return "Continue";

@@ -64,6 +64,10 @@ class BodySource {
   virtual Result<size_t> Read(char* buf, size_t n) = 0;
   // (fd, offset) when the bytes are a plain file range: the server may sendfile().
   virtual std::optional<std::pair<int, int64_t>> FileRange() const { return std::nullopt; }
+  // When HasViews(): the next at most n bytes as a view into the source's own buffer, valid until
+  // the next call on this source (empty at the end); the server then sends without copying.
+  virtual bool HasViews() const { return false; }
+  virtual Result<std::string_view> ReadView(size_t n);
 };
 
 class Response {

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -184,6 +185,16 @@ Result<int64_t> SendStream(int fd, BodySource* src, int64_t length) {
     }
     return sent;
   }
+  if (src->HasViews()) {
+    // The source's own (already checked) buffers go straight to the socket: no copy here.
+    while (sent < length) {
+      MH_ASSIGN_OR_RETURN(std::string_view v, src->ReadView(size_t(std::min<int64_t>(length - sent, 1 << 30))));
+      if (v.empty()) return Status::Corruption("body source ended before the announced length");
+      MH_RETURN_IF_ERROR(SendAll(fd, v.data(), v.size()));
+      sent += int64_t(v.size());
+    }
+    return sent;
+  }
   std::vector<char> buf(1 << 20);
   while (sent < length) {
     MH_ASSIGN_OR_RETURN(size_t n, src->Read(buf.data(), size_t(std::min<int64_t>(int64_t(buf.size()), length - sent))));
@@ -213,11 +224,29 @@ std::string NextRequestId() {
 
 }  // namespace
 
+// A client connection. Exactly one worker serves it while `active`; otherwise it
+// is parked in the epoll set (EPOLLONESHOT: one worker is woken for it).
+struct HttpServer::Connection {
+  Connection(uint64_t id_in, int fd_in, std::string remote_in)
+      : id(id_in), fd(fd_in), remote(std::move(remote_in)), stream(fd_in) {}
+  uint64_t id;
+  int fd;
+  std::string remote;
+  FdStream stream;
+  boost::beast::flat_buffer buf;  // bytes read past the last request (pipelining)
+  bool active = false;            // guarded by HttpServer::mu_
+  std::chrono::steady_clock::time_point parked_at = std::chrono::steady_clock::now();  // guarded by mu_
+};
+
 HttpServer::HttpServer(HttpServerOptions opts, Handler handler, Metrics* metrics)
-    : opts_(std::move(opts)), handler_(std::move(handler)), metrics_(metrics) {}
+    : opts_(std::move(opts)),
+      handler_(std::move(handler)),
+      metrics_(metrics),
+      base_workers_(std::max(4, 2 * int(std::thread::hardware_concurrency()))) {}
 
 HttpServer::~HttpServer() {
   if (listen_fd_ >= 0) ::close(listen_fd_);
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
 Status HttpServer::Listen() {
@@ -253,10 +282,39 @@ Status HttpServer::Listen() {
   return Status::Ok();
 }
 
+void HttpServer::SpawnWorker() {
+  ++workers_;
+  ++idle_workers_;
+  std::thread([this] { WorkerLoop(); }).detach();
+}
+
 void HttpServer::Serve() {
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) {
+    LogError("epoll_create1: {}", std::strerror(errno));
+    return;
+  }
+  auto last_reap = std::chrono::steady_clock::now();
+  uint64_t served_before = 0;
+  int wait_ms = 250;
   while (!stopping_.load()) {
     struct pollfd pfd = {listen_fd_, POLLIN, 0};
-    int pr = ::poll(&pfd, 1, 250);
+    int pr = ::poll(&pfd, 1, wait_ms);
+    {
+      // Every worker busy and none finished a request since the last look: they are all
+      // in long requests (downloads, pushes). Add a worker so parked connections keep moving.
+      std::lock_guard<std::mutex> lock(mu_);
+      if (idle_workers_ == 0 && workers_ > 0 && served_ == served_before && workers_ <= opts_.max_connections) {
+        SpawnWorker();
+      }
+      served_before = served_;
+      // Look again soon only while no worker is idle.
+      wait_ms = idle_workers_ == 0 ? int(kStallCheck.count()) : 250;
+    }
+    if (std::chrono::steady_clock::now() - last_reap > std::chrono::milliseconds(250)) {
+      ReapIdle();
+      last_reap = std::chrono::steady_clock::now();
+    }
     if (pr <= 0) continue;
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
@@ -268,30 +326,43 @@ void HttpServer::Serve() {
     } else if (ss.ss_family == AF_INET6) {
       ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, addr, sizeof addr);
     }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (connections_ >= opts_.max_connections) {
-        SendSimpleError(fd, 503, "TooManyConnections", "the server is at its connection limit; retry later");
-        ::close(fd);
-        continue;
-      }
-      connections_++;
-    }
-    metrics_->connections_open++;
-    std::thread([this, fd, remote = std::string(addr)] {
-      HandleConnection(fd, remote);
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct timeval tv = {opts_.io_timeout_s, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (connections_ >= opts_.max_connections) {
+      SendSimpleError(fd, 503, "TooManyConnections", "the server is at its connection limit; retry later");
       ::close(fd);
-      metrics_->connections_open--;
-      std::lock_guard<std::mutex> lock(mu_);
-      connections_--;
-      cv_.notify_all();
-    }).detach();
+      continue;
+    }
+    uint64_t id = next_id_++;
+    struct epoll_event ev = {};
+    ev.events = EPOLLIN | EPOLLONESHOT;
+    ev.data.u64 = id;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      LogError("epoll_ctl add: {}", std::strerror(errno));
+      ::close(fd);
+      continue;
+    }
+    conns_.emplace(id, std::make_unique<Connection>(id, fd, addr));
+    connections_++;
+    metrics_->connections_open++;
+    if (idle_workers_ == 0 && workers_ < base_workers_) SpawnWorker();
   }
   ::close(listen_fd_);
   listen_fd_ = -1;
-  // Drain: wait for requests in progress, then for connection threads to exit.
+  // Drain: close parked (idle) connections now, wait for requests in progress (their
+  // connections close when they end), then for the workers to exit.
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, std::chrono::seconds(drain_timeout_s_.load()), [this] { return connections_ == 0; });
+  std::vector<uint64_t> idle;
+  for (const auto& [id, c] : conns_) {
+    if (!c->active) idle.push_back(id);
+  }
+  for (uint64_t id : idle) CloseConnection(id);
+  cv_.wait_for(lock, std::chrono::seconds(drain_timeout_s_.load()),
+               [this] { return connections_ == 0 && workers_ == 0; });
   if (connections_ > 0) LogWarn("shutdown: {} connections still open after the drain timeout", connections_);
 }
 
@@ -300,135 +371,174 @@ void HttpServer::Stop(int drain_timeout_s) {
   stopping_ = true;
 }
 
-void HttpServer::HandleConnection(int fd, std::string remote) {
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  struct timeval tv = {opts_.io_timeout_s, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+void HttpServer::CloseConnection(uint64_t id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second->fd, nullptr);
+  ::close(it->second->fd);
+  conns_.erase(it);
+  connections_--;
+  metrics_->connections_open--;
+  cv_.notify_all();
+}
 
-  FdStream stream(fd);
-  boost::beast::flat_buffer buf;
+void HttpServer::ReapIdle() {
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<uint64_t> expired;
+  for (const auto& [id, c] : conns_) {
+    if (!c->active && now - c->parked_at > std::chrono::seconds(opts_.idle_timeout_s)) expired.push_back(id);
+  }
+  for (uint64_t id : expired) CloseConnection(id);
+}
+
+void HttpServer::WorkerLoop() {
+  while (true) {
+    struct epoll_event ev = {};
+    int n = ::epoll_wait(epoll_fd_, &ev, 1, 250);
+    Connection* c = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (n <= 0) {
+        // Quiet: workers beyond the base set leave while another one stays idle.
+        if (stopping_.load() || (workers_ > base_workers_ && idle_workers_ > 1)) {
+          --idle_workers_;
+          --workers_;
+          cv_.notify_all();
+          return;
+        }
+        continue;
+      }
+      auto it = conns_.find(ev.data.u64);
+      if (it == conns_.end() || it->second->active) continue;  // closed meanwhile
+      c = it->second.get();
+      c->active = true;
+      --idle_workers_;
+      if (idle_workers_ == 0 && workers_ < base_workers_) SpawnWorker();
+    }
+    bool keep = ServeRequests(*c);
+    std::lock_guard<std::mutex> lock(mu_);
+    ++idle_workers_;
+    ++served_;
+    if (!keep || stopping_.load()) {
+      CloseConnection(c->id);
+      continue;
+    }
+    // Park: mark inactive before re-arming, so the worker woken next finds it free.
+    c->active = false;
+    c->parked_at = std::chrono::steady_clock::now();
+    struct epoll_event re = {};
+    re.events = EPOLLIN | EPOLLONESHOT;
+    re.data.u64 = c->id;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->fd, &re) != 0) CloseConnection(c->id);
+  }
+}
+
+bool HttpServer::ServeRequests(Connection& c) {
+  while (true) {
+    if (!ServeOne(c)) return false;
+    // Another request already read (pipelined): serve it now; else wait in the epoll set.
+    if (c.buf.size() == 0) return true;
+  }
+}
+
+bool HttpServer::ServeOne(Connection& c) {
+  const int fd = c.fd;
   bool keep_alive = true;
-  while (keep_alive) {
-    // Wait for the next request without holding a "busy" slot, so shutdown
-    // can close idle keep-alive connections.
-    if (buf.size() == 0) {
-      auto idle_start = std::chrono::steady_clock::now();
-      bool readable = false;
-      while (!stopping_.load()) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        int pr = ::poll(&pfd, 1, 250);
-        if (pr > 0) {
-          readable = true;
-          break;
-        }
-        if (std::chrono::steady_clock::now() - idle_start > std::chrono::seconds(opts_.idle_timeout_s)) break;
-      }
-      if (!readable) return;
+  auto start = std::chrono::steady_clock::now();
+  HeaderParser hp;
+  hp.header_limit(uint32_t(opts_.max_header_bytes));
+  // Beast 1.74 mishandles boost::none here (len > none is true): use the max.
+  hp.body_limit(std::numeric_limits<std::uint64_t>::max());
+  boost::system::error_code ec;
+  http::read_header(c.stream, c.buf, hp, ec);
+  if (ec) {
+    if (ec == http::error::end_of_stream || ec == boost::asio::error::eof || ec == boost::asio::error::timed_out ||
+        ec == boost::asio::error::connection_reset) {
+      return false;
     }
-    auto start = std::chrono::steady_clock::now();
-    HeaderParser hp;
-    hp.header_limit(uint32_t(opts_.max_header_bytes));
-    // Beast 1.74 mishandles boost::none here (len > none is true): use the max.
-    hp.body_limit(std::numeric_limits<std::uint64_t>::max());
-    boost::system::error_code ec;
-    http::read_header(stream, buf, hp, ec);
-    if (ec) {
-      if (ec == http::error::end_of_stream || ec == boost::asio::error::eof || ec == boost::asio::error::timed_out ||
-          ec == boost::asio::error::connection_reset) {
-        return;
+    if (ec == http::error::header_limit) {
+      SendSimpleError(fd, 431, "HeadersTooLarge",
+                      fmt::format("request headers exceed the limit of {} bytes", opts_.max_header_bytes));
+    } else {
+      SendSimpleError(fd, 400, "BadRequest", "malformed HTTP request: " + ec.message());
+    }
+    return false;
+  }
+
+  Request req;
+  const auto& msg = hp.get();
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  auto q = req.target.find('?');
+  req.path = req.target.substr(0, q);
+  req.raw_query = q == std::string::npos ? "" : req.target.substr(q + 1);
+  req.remote_addr = c.remote;
+  for (const auto& f : msg) req.headers.emplace_back(ToLower(f.name_string()), std::string(f.value()));
+  if (auto cl = hp.content_length()) req.content_length = int64_t(*cl);
+  req.chunked = hp.chunked();
+  bool expect_continue = false;
+  if (auto e = req.Header("expect")) expect_continue = ToLower(*e) == "100-continue";
+  keep_alive = msg.keep_alive();
+
+  BodyParser bp(std::move(hp));
+  bp.body_limit(std::numeric_limits<std::uint64_t>::max());
+  ParserBodyReader body(fd, &c.stream, &c.buf, &bp, expect_continue && (req.content_length > 0 || req.chunked));
+  req.body = &body;
+
+  std::string request_id = NextRequestId();
+  Response resp;
+  try {
+    handler_(req, resp);
+  } catch (const std::exception& e) {
+    LogError("request {} {} {}: unhandled exception: {}", request_id, req.method, req.target, e.what());
+    resp = Response();
+    resp.SetJson(500, R"({"error":"internal server error"})");
+    resp.SetHeader("X-Error-Message", "internal server error");
+  }
+  resp.SetHeader("X-Request-Id", request_id);
+
+  // A body the handler did not consume: drain a little, else close.
+  if (!body.done() && !body.failed()) {
+    if (req.content_length >= 0 && req.content_length - body.received() <= (1 << 20)) {
+      char sink[65536];
+      while (true) {
+        auto n = body.Read(sink, sizeof sink);
+        if (!n.ok() || *n == 0) break;
       }
-      if (ec == http::error::header_limit) {
-        SendSimpleError(fd, 431, "HeadersTooLarge",
-                        fmt::format("request headers exceed the limit of {} bytes", opts_.max_header_bytes));
+    }
+    if (!body.done()) keep_alive = false;
+  }
+  if (body.failed() || resp.close || stopping_.load()) keep_alive = false;
+
+  bool head = req.method == "HEAD";
+  int64_t length = resp.stream ? resp.stream_length : int64_t(resp.body.size());
+  std::string wire_head = FormatHead(resp, length, keep_alive);
+  int64_t sent = 0;
+  Status s = SendAll(fd, wire_head.data(), wire_head.size());
+  bool body_allowed = !head && resp.status != 304 && resp.status != 204;
+  if (s.ok() && body_allowed) {
+    if (resp.stream) {
+      auto r = SendStream(fd, resp.stream.get(), length);
+      if (r.ok()) {
+        sent = *r;
       } else {
-        SendSimpleError(fd, 400, "BadRequest", "malformed HTTP request: " + ec.message());
+        s = r.status();
       }
-      return;
-    }
-
-    Request req;
-    const auto& msg = hp.get();
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    auto q = req.target.find('?');
-    req.path = req.target.substr(0, q);
-    req.raw_query = q == std::string::npos ? "" : req.target.substr(q + 1);
-    req.remote_addr = remote;
-    for (const auto& f : msg) req.headers.emplace_back(ToLower(f.name_string()), std::string(f.value()));
-    if (auto cl = hp.content_length()) req.content_length = int64_t(*cl);
-    req.chunked = hp.chunked();
-    bool expect_continue = false;
-    if (auto e = req.Header("expect")) expect_continue = ToLower(*e) == "100-continue";
-    keep_alive = msg.keep_alive();
-
-    BodyParser bp(std::move(hp));
-    bp.body_limit(std::numeric_limits<std::uint64_t>::max());
-    ParserBodyReader body(fd, &stream, &buf, &bp, expect_continue && (req.content_length > 0 || req.chunked));
-    req.body = &body;
-
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      busy_++;
-    }
-    std::string request_id = NextRequestId();
-    Response resp;
-    try {
-      handler_(req, resp);
-    } catch (const std::exception& e) {
-      LogError("request {} {} {}: unhandled exception: {}", request_id, req.method, req.target, e.what());
-      resp = Response();
-      resp.SetJson(500, R"({"error":"internal server error"})");
-      resp.SetHeader("X-Error-Message", "internal server error");
-    }
-    resp.SetHeader("X-Request-Id", request_id);
-
-    // A body the handler did not consume: drain a little, else close.
-    if (!body.done() && !body.failed()) {
-      if (req.content_length >= 0 && req.content_length - body.received() <= (1 << 20)) {
-        char sink[65536];
-        while (true) {
-          auto n = body.Read(sink, sizeof sink);
-          if (!n.ok() || *n == 0) break;
-        }
-      }
-      if (!body.done()) keep_alive = false;
-    }
-    if (body.failed() || resp.close || stopping_.load()) keep_alive = false;
-
-    bool head = req.method == "HEAD";
-    int64_t length = resp.stream ? resp.stream_length : int64_t(resp.body.size());
-    std::string wire_head = FormatHead(resp, length, keep_alive);
-    int64_t sent = 0;
-    Status s = SendAll(fd, wire_head.data(), wire_head.size());
-    bool body_allowed = !head && resp.status != 304 && resp.status != 204;
-    if (s.ok() && body_allowed) {
-      if (resp.stream) {
-        auto r = SendStream(fd, resp.stream.get(), length);
-        if (r.ok()) {
-          sent = *r;
-        } else {
-          s = r.status();
-        }
-      } else {
-        s = SendAll(fd, resp.body.data(), resp.body.size());
-        if (s.ok()) sent = int64_t(resp.body.size());
-      }
-    }
-    if (!s.ok()) keep_alive = false;
-
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    metrics_->ObserveRequest(resp.route, req.method, resp.status, secs, body.received(), sent);
-    if (opts_.access_log) {
-      LogInfo("{} \"{} {}\" {} in={} out={} {:.1f}ms route={} id={}{}", remote, req.method, req.target, resp.status,
-              body.received(), sent, secs * 1000, resp.route, request_id, s.ok() ? "" : " send-error=" + s.message());
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      busy_--;
+    } else {
+      s = SendAll(fd, resp.body.data(), resp.body.size());
+      if (s.ok()) sent = int64_t(resp.body.size());
     }
   }
+  if (!s.ok()) keep_alive = false;
+
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics_->ObserveRequest(resp.route, req.method, resp.status, secs, body.received(), sent);
+  if (opts_.access_log) {
+    LogInfo("{} \"{} {}\" {} in={} out={} {:.1f}ms route={} id={}{}", c.remote, req.method, req.target, resp.status,
+            body.received(), sent, secs * 1000, resp.route, request_id, s.ok() ? "" : " send-error=" + s.message());
+  }
+  return keep_alive;
 }
 
 }  // namespace modelhub

@@ -1,21 +1,33 @@
-// HttpServer: HTTP/1.1 over plain TCP, one thread per connection (bounded).
+// HttpServer: HTTP/1.1 over plain TCP. Connections wait for their next request
+// in an epoll set; a pool of worker threads takes each connection that became
+// readable and serves its request(s) with blocking I/O, then parks it again.
 //
-// Why threads: every request may block on disk, SQLite or libgit2; with one
-// thread per connection that blocking never stalls other clients, and the code
-// stays straight-line. The connection cap bounds memory (each connection holds
-// a 64 KiB read buffer plus a 1 MiB I/O buffer only while streaming).
-// Requests are parsed with Beast's parser; bodies are pulled lazily by the
-// handler; responses are written by us (sendfile for file ranges).
+// Why blocking workers: every request may block on disk, SQLite or libgit2; a
+// worker serving one request at a time keeps handlers straight-line code. The
+// pool grows whenever every worker is busy (so a slow request never stalls other
+// clients) and shrinks when workers sit idle: up to a base set (twice the cores)
+// a worker is added whenever none is idle; beyond it only when no request
+// finished for kStallCheck while every worker was busy (all in long requests:
+// downloads, pushes), at most one worker per connection. An idle keep-alive
+// connection costs no thread, and under load a worker goes from one ready
+// connection to the next without sleeping (few threads, few context switches). The connection cap
+// bounds memory (each connection holds its read buffer, a worker a 1 MiB I/O
+// buffer only while streaming). Requests are parsed with Beast's parser; bodies
+// are pulled lazily by the handler; responses are written by us (sendfile for
+// file ranges, the source's own buffers for sources with views).
 //
 // Stop(): stops accepting, lets in-flight requests finish (up to the drain
 // timeout), closes idle keep-alive connections. Thread-safe.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "common/status.h"
 #include "net/http.h"
@@ -43,18 +55,33 @@ class HttpServer {
   void Stop(int drain_timeout_s);
 
  private:
-  void HandleConnection(int fd, std::string remote);
+  struct Connection;
+  void WorkerLoop();
+  void SpawnWorker();  // requires mu_
+  // Serves the requests buffered or arriving on c; false when c must be closed.
+  bool ServeRequests(Connection& c);
+  bool ServeOne(Connection& c);  // one request; returns keep-alive
+  void CloseConnection(uint64_t id);  // requires mu_; c must not be active
+  void ReapIdle();  // closes parked connections idle longer than the idle timeout
+
   HttpServerOptions opts_;
   Handler handler_;
   Metrics* metrics_;
   int listen_fd_ = -1;
+  int epoll_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<int> drain_timeout_s_{30};
   std::mutex mu_;
   std::condition_variable cv_;
-  int connections_ = 0;  // guarded by mu_
-  int busy_ = 0;         // connections inside a request; guarded by mu_
+  std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;  // guarded by mu_
+  uint64_t next_id_ = 1;   // guarded by mu_
+  int connections_ = 0;    // guarded by mu_
+  int workers_ = 0;        // guarded by mu_
+  int idle_workers_ = 0;   // workers waiting for a ready connection; guarded by mu_
+  uint64_t served_ = 0;    // connections handed back by workers; guarded by mu_
+  const int base_workers_;
+  static constexpr std::chrono::milliseconds kStallCheck{10};
 };
 
 }  // namespace modelhub

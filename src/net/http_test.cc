@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <thread>
+#include <vector>
 
 #include "net/http.h"
 #include "net/http_server.h"
@@ -40,13 +43,18 @@ TEST(Query, ParseAndBrackets) {
   EXPECT_FALSE(req.Query("nope").has_value());
 }
 
-std::string Roundtrip(int port, const std::string& raw) {
+int ConnectTo(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in sa = {};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(uint16_t(port));
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  return fd;
+}
+
+std::string Roundtrip(int port, const std::string& raw) {
+  int fd = ConnectTo(port);
   EXPECT_EQ(::send(fd, raw.data(), raw.size(), 0), ssize_t(raw.size()));
   ::shutdown(fd, SHUT_WR);
   std::string out;
@@ -94,6 +102,58 @@ TEST(HttpServer, EchoKeepAliveChunkedAndErrors) {
   server.Stop(5);
   t.join();
   EXPECT_NE(metrics.RenderPrometheus().find("modelhub_http_requests_total"), std::string::npos);
+}
+
+TEST(HttpServer, LongRequestsAndIdleConnectionsDoNotStallOthers) {
+  // Requests that block (as downloads and pushes do) on more connections than the base set of
+  // workers, plus many idle keep-alive connections: a new request is still answered promptly.
+  Metrics metrics;
+  HttpServerOptions opts;
+  opts.port = 0;
+  opts.access_log = false;
+  std::atomic<bool> release{false};
+  std::atomic<int> slow_started{0};
+  HttpServer server(opts, [&](Request& req, Response& resp) {
+    if (req.path == "/slow") {
+      slow_started++;
+      auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (!release.load() && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+    }
+    resp.body = "done " + req.path;
+  }, &metrics);
+  ASSERT_TRUE(server.Listen().ok());
+  std::thread t([&] { server.Serve(); });
+
+  std::vector<int> idle;
+  for (int i = 0; i < 50; ++i) idle.push_back(ConnectTo(server.port()));
+  const int kSlow = 2 * int(std::thread::hardware_concurrency()) + 6;
+  std::vector<std::thread> slow;
+  std::vector<std::string> slow_out(static_cast<size_t>(kSlow));
+  for (int i = 0; i < kSlow; ++i) {
+    slow.emplace_back([&, i] {
+      slow_out[size_t(i)] = Roundtrip(server.port(), "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    });
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (slow_started.load() < kSlow && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(slow_started.load(), kSlow) << "blocked requests were not all taken by workers";
+  auto start = std::chrono::steady_clock::now();
+  std::string out = Roundtrip(server.port(), "GET /fast HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_NE(out.find("done /fast"), std::string::npos) << out;
+  EXPECT_LT(took, std::chrono::seconds(2));
+  EXPECT_FALSE(release.load());  // answered while every slow request still blocked
+
+  release = true;
+  for (auto& th : slow) th.join();
+  for (const auto& o : slow_out) EXPECT_NE(o.find("done /slow"), std::string::npos) << o;
+  for (int fd : idle) ::close(fd);
+  server.Stop(5);
+  t.join();
 }
 
 }  // namespace

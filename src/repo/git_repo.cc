@@ -23,9 +23,11 @@
 #include <utility>
 
 #include "common/fs.h"
+#include "common/sole_writer.h"
 #include "common/strings.h"
 #include "common/time_util.h"
 #include "repo/libgit2_util.h"
+#include "repo/ref_cache.h"
 #include "repo/tree_editor.h"
 
 namespace modelhub {
@@ -130,37 +132,74 @@ std::optional<std::string> NormalizePath(const std::string& path) {
   return p;
 }
 
-// Process-wide map blob id -> size, bounded (cleared when full: entries are
-// cheap to recompute). Thread-safe.
-class BlobSizeCache {
+std::string OidKey(const git_oid& oid) { return std::string(reinterpret_cast<const char*>(oid.id), GIT_OID_RAWSZ); }
+
+// Process-wide map key -> immutable value, bounded by a budget of cost units
+// (cleared when full: entries are cheap to recompute). Thread-safe.
+template <typename V>
+class BoundedCache {
  public:
-  static std::optional<int64_t> Get(const git_oid& oid) {
-    std::lock_guard<std::mutex> lock(mu());
-    auto it = map().find(Key(oid));
-    if (it == map().end()) return std::nullopt;
+  explicit BoundedCache(size_t budget) : budget_(budget) {}
+  std::optional<V> Get(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = map_.find(key);
+    if (it == map_.end()) return std::nullopt;
     return it->second;
   }
-  static void Put(const git_oid& oid, int64_t size) {
-    std::lock_guard<std::mutex> lock(mu());
-    if (map().size() >= 1 << 20) map().clear();
-    map().emplace(Key(oid), size);
+  void Put(const std::string& key, V value, size_t cost) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (used_ + cost > budget_) {
+      map_.clear();
+      used_ = 0;
+    }
+    if (map_.emplace(key, std::move(value)).second) used_ += cost;
   }
 
  private:
-  static std::string Key(const git_oid& oid) { return std::string(reinterpret_cast<const char*>(oid.id), GIT_OID_RAWSZ); }
-  static std::mutex& mu() {
-    static std::mutex m;
-    return m;
-  }
-  static std::unordered_map<std::string, int64_t>& map() {
-    static std::unordered_map<std::string, int64_t> m;
-    return m;
-  }
+  std::mutex mu_;
+  std::unordered_map<std::string, V> map_;  // guarded by mu_
+  size_t used_ = 0;                         // guarded by mu_
+  const size_t budget_;
+};
+
+// Blob id -> size. Sizes never change for an id.
+BoundedCache<int64_t>& BlobSizes() {
+  static BoundedCache<int64_t> cache(1 << 20);
+  return cache;
+}
+
+// (repository, blob id) -> content, for small blobs (LFS pointers, configs): a loose
+// object read costs an open, a read and an inflate, and every GET/HEAD /resolve reads
+// its blob (to tell an LFS pointer from a file). Content never changes for an id; the
+// repository is part of the key so a repository only ever sees its own objects.
+constexpr size_t kCachedBlobMax = 64 << 10;
+BoundedCache<std::string>& SmallBlobs() {
+  static BoundedCache<std::string> cache(32 << 20);
+  return cache;
+}
+
+// The RefCache key of a repository directory: the path without trailing slashes.
+std::string RepoKey(std::string dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
+}
+
+// Invalidates the cached revisions of a repository when a method that writes refs returns
+// (on every path: a failed write may still have moved a ref).
+class RefsChangedGuard {
+ public:
+  explicit RefsChangedGuard(const std::string& key) : key_(key) {}
+  ~RefsChangedGuard() { RefCache::Shared().Invalidate(key_); }
+  RefsChangedGuard(const RefsChangedGuard&) = delete;
+  RefsChangedGuard& operator=(const RefsChangedGuard&) = delete;
+
+ private:
+  const std::string& key_;
 };
 
 class LibGit2Repo final : public GitRepo {
  public:
-  explicit LibGit2Repo(RepositoryPtr repo) : repo_(std::move(repo)) {}
+  LibGit2Repo(RepositoryPtr repo, std::string dir) : repo_(std::move(repo)), dir_(std::move(dir)) {}
 
   std::string DefaultBranch() override {
     git_reference* raw = nullptr;
@@ -248,18 +287,23 @@ class LibGit2Repo final : public GitRepo {
   Result<std::string> ReadBlob(const std::string& blob_oid) override {
     git_oid oid;
     if (!git::ParseOid(blob_oid, &oid)) return Status::InvalidArgument("invalid blob id: " + blob_oid);
+    const std::string key = dir_ + '\0' + OidKey(oid);
+    if (auto cached = SmallBlobs().Get(key)) return *std::move(cached);
     git_blob* raw = nullptr;
     int rc = git_blob_lookup(&raw, repo_.get(), &oid);
     if (rc == GIT_ENOTFOUND) return EntryNotFound(blob_oid);
     if (rc < 0) return FromGit(rc, "read blob " + blob_oid);
     BlobPtr blob(raw);
-    return std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())),
-                       static_cast<size_t>(git_blob_rawsize(blob.get())));
+    std::string content(static_cast<const char*>(git_blob_rawcontent(blob.get())),
+                        static_cast<size_t>(git_blob_rawsize(blob.get())));
+    if (content.size() <= kCachedBlobMax) SmallBlobs().Put(key, content, content.size() + key.size() + 64);
+    return content;
   }
 
   Result<std::string> Commit(const std::string& branch, const std::optional<std::string>& expected_parent,
                              const std::vector<FileOp>& ops, const GitSignature& author,
                              const std::string& message) override {
+    RefsChangedGuard refs_changed(dir_);
     if (!IsValidRefName(branch)) return RevisionNotFound(branch, "not a branch");
     const std::string refname = kHeads + branch;
     git_reference* raw_ref = nullptr;
@@ -343,6 +387,7 @@ class LibGit2Repo final : public GitRepo {
   }
 
   Status CreateBranch(const std::string& name, const std::string& commit) override {
+    RefsChangedGuard refs_changed(dir_);
     if (!IsValidRefName(name)) return Status::InvalidArgument("Invalid branch name: " + name);
     MH_ASSIGN_OR_RETURN(git_oid target, Resolve(commit));
     const std::string refname = kHeads + name;
@@ -367,6 +412,7 @@ class LibGit2Repo final : public GitRepo {
 
   Status CreateTag(const std::string& name, const std::string& commit, const std::string& message,
                    const GitSignature& tagger) override {
+    RefsChangedGuard refs_changed(dir_);
     if (!IsValidRefName(name)) return Status::InvalidArgument("Invalid tag name: " + name);
     MH_ASSIGN_OR_RETURN(git_oid target_id, Resolve(commit));
     git_object* raw = nullptr;
@@ -503,6 +549,16 @@ class LibGit2Repo final : public GitRepo {
         return PeelToCommit(obj.get(), rev);
       }
     }
+    // Branch and tag names: answered from the RefCache while no ref of this repository changed
+    // (only in a process that is the sole writer of the refs; common/sole_writer.h).
+    const bool use_cache = IsSoleWriter();
+    RefCache::Hit hit;
+    if (use_cache) hit = RefCache::Shared().Lookup(dir_, rev);
+    if (hit.commit && hit.commit->size() == GIT_OID_RAWSZ) {
+      git_oid cached;
+      std::memcpy(cached.id, hit.commit->data(), GIT_OID_RAWSZ);
+      return cached;
+    }
     std::vector<std::string> names;
     if (rev == "HEAD" || rev.rfind("refs/", 0) == 0) {
       names.push_back(rev);
@@ -522,7 +578,12 @@ class LibGit2Repo final : public GitRepo {
       rc = git_reference_peel(&obj, ref.get(), GIT_OBJECT_COMMIT);
       if (rc < 0) return RevisionNotFound(rev, rc == GIT_ENOTFOUND ? "unborn branch" : "not a commit");
       ObjectPtr peeled(obj);
-      return *git_object_id(peeled.get());
+      const git_oid* id = git_object_id(peeled.get());
+      if (use_cache) {
+        RefCache::Shared().Put(dir_, hit.generation, rev,
+                               std::string(reinterpret_cast<const char*>(id->id), GIT_OID_RAWSZ));
+      }
+      return *id;
     }
     if (rev.size() >= 7 && rev.size() <= GIT_OID_HEXSZ && IsHex(rev)) {
       git_oid prefix;
@@ -615,12 +676,12 @@ class LibGit2Repo final : public GitRepo {
   // Blob sizes never change for an id, so they are remembered process-wide:
   // reading a loose object's header costs an open, a read and an inflate.
   Result<int64_t> BlobSize(git_odb* odb, const git_oid& oid) {
-    if (auto cached = BlobSizeCache::Get(oid)) return *cached;
+    if (auto cached = BlobSizes().Get(OidKey(oid))) return *cached;
     size_t len = 0;
     git_object_t type;
     int rc = git_odb_read_header(&len, &type, odb, &oid);
     if (rc < 0) return FromGit(rc, "read blob header " + OidHex(oid));
-    BlobSizeCache::Put(oid, static_cast<int64_t>(len));
+    BlobSizes().Put(OidKey(oid), static_cast<int64_t>(len), 1);
     return static_cast<int64_t>(len);
   }
 
@@ -662,10 +723,6 @@ class LibGit2Repo final : public GitRepo {
     std::unordered_set<std::string> trees;               // raw 20-byte ids of trees entered
     std::unordered_map<std::string, int64_t> blob_sizes;  // raw id -> size, read once per blob
   };
-
-  static std::string OidKey(const git_oid& oid) {
-    return std::string(reinterpret_cast<const char*>(oid.id), GIT_OID_RAWSZ);
-  }
 
   Status WalkTree(FileWalk& w, const git_tree* tree, const std::string& prefix) {
     for (size_t i = 0, n = git_tree_entrycount(tree); i < n; ++i) {
@@ -754,6 +811,7 @@ class LibGit2Repo final : public GitRepo {
   }
 
   Status DeleteRef(const std::string& prefix, const std::string& name) {
+    RefsChangedGuard refs_changed(dir_);
     if (!IsValidRefName(name)) return RevisionNotFound(name);
     const std::string refname = prefix + name;
     git_reference* raw = nullptr;
@@ -769,6 +827,7 @@ class LibGit2Repo final : public GitRepo {
   }
 
   RepositoryPtr repo_;
+  std::string dir_;  // as opened: the RefCache key
 };
 
 }  // namespace
@@ -795,7 +854,7 @@ Result<std::unique_ptr<GitRepo>> GitRepo::Create(const std::string& dir_in, cons
     git_repository* raw = nullptr;
     int rc = git_repository_init_ext(&raw, dir.c_str(), &opts);
     if (rc < 0) return FromGit(rc, "init " + dir);
-    auto repo = std::make_unique<LibGit2Repo>(RepositoryPtr(raw));
+    auto repo = std::make_unique<LibGit2Repo>(RepositoryPtr(raw), dir);
 
     git::TreeEditor editor(repo->raw(), nullptr);
     for (const auto& [path, content] : files) {
@@ -816,6 +875,7 @@ Result<std::unique_ptr<GitRepo>> GitRepo::Create(const std::string& dir_in, cons
   }();
   // Leave nothing half-made behind, so the same name can be created again.
   if (!result.ok()) (void)RemoveAll(dir);
+  RefsChangedOutside(dir);  // a repository made again in the same place
   return result;
 }
 
@@ -826,8 +886,10 @@ Result<std::unique_ptr<GitRepo>> GitRepo::Open(const std::string& dir) {
                                    nullptr);
   if (rc == GIT_ENOTFOUND) return Status::NotFound("Repository not found: " + dir, "RepoNotFound");
   if (rc < 0) return FromGit(rc, "open " + dir);
-  return std::unique_ptr<GitRepo>(std::make_unique<LibGit2Repo>(RepositoryPtr(raw)));
+  return std::unique_ptr<GitRepo>(std::make_unique<LibGit2Repo>(RepositoryPtr(raw), RepoKey(dir)));
 }
+
+void GitRepo::RefsChangedOutside(const std::string& dir) { RefCache::Shared().Invalidate(RepoKey(dir)); }
 
 std::string GitRepo::BlobId(const std::string& content) {
   const std::string header = "blob " + std::to_string(content.size()) + std::string(1, '\0');

@@ -79,6 +79,10 @@ class GitRepo {
                                                  const GitSignature& author, const std::string& message);
   // Opens an existing bare repository. NotFound if missing.
   static Result<std::unique_ptr<GitRepo>> Open(const std::string& dir);
+  // Branch and tag names resolve through a process-wide cache (repo/ref_cache.h) that this class
+  // invalidates on each of its own ref writes. Call this when refs of dir were changed by anything
+  // else (git receive-pack, deleting the repository), after the change and before acknowledging it.
+  static void RefsChangedOutside(const std::string& dir);
 
   virtual std::string DefaultBranch() = 0;  // the branch HEAD points to
 

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "common/sole_writer.h"
 
 namespace modelhub {
 namespace {
@@ -381,6 +382,50 @@ TEST_F(GitRepoTest, ResolveRevision) {
   std::string tree_id = repo->Stat(c0, "")->oid;
   EXPECT_EQ(repo->ResolveRevision(tree_id).status().code(), Code::kNotFound);
   EXPECT_TRUE(Fsck());
+}
+
+TEST_F(GitRepoTest, CachedRevisionsFollowEveryRefChange) {
+  SetSoleWriter(true);  // the cache is used only in a process that writes every ref itself
+  auto writer = CreateRepo({{"a", "1"}});
+  ASSERT_TRUE(writer);
+  auto reader = std::move(GitRepo::Open(dir_)).value();  // another handle, as the server pools them
+  std::string c0 = *reader->ResolveRevision("main");
+  auto c1 = writer->Commit("main", std::nullopt, {Upsert("a", "2")}, kAlice, "two");
+  ASSERT_TRUE(c1.ok());
+  EXPECT_EQ(*reader->ResolveRevision("main"), *c1);
+  EXPECT_EQ(*reader->ResolveRevision("HEAD"), *c1);
+  ASSERT_TRUE(writer->CreateBranch("dev", c0).ok());
+  EXPECT_EQ(*reader->ResolveRevision("dev"), c0);
+  ASSERT_TRUE(writer->DeleteBranch("dev").ok());
+  EXPECT_EQ(reader->ResolveRevision("dev").status().code(), Code::kNotFound);
+  ASSERT_TRUE(writer->CreateTag("v1", c0, "", kAlice).ok());
+  EXPECT_EQ(*reader->ResolveRevision("v1"), c0);
+  ASSERT_TRUE(writer->DeleteTag("v1").ok());
+  EXPECT_EQ(reader->ResolveRevision("v1").status().code(), Code::kNotFound);
+
+  // A ref moved by another program (as git receive-pack does) is seen once the caller says so.
+  EXPECT_EQ(*reader->ResolveRevision("main"), *c1);  // cached now
+  ASSERT_TRUE(Shell("git --git-dir='" + dir_ + "' update-ref refs/heads/main " + c0));
+  EXPECT_EQ(*reader->ResolveRevision("main"), *c1) << "cached until RefsChangedOutside";
+  GitRepo::RefsChangedOutside(dir_ + "/");
+  EXPECT_EQ(*reader->ResolveRevision("main"), c0);
+
+  // Not the sole writer (several processes share the refs): every lookup reads the refs.
+  SetSoleWriter(false);
+  ASSERT_TRUE(Shell("git --git-dir='" + dir_ + "' update-ref refs/heads/main " + *c1));
+  EXPECT_EQ(*reader->ResolveRevision("main"), *c1);
+}
+
+TEST_F(GitRepoTest, SmallBlobsAreRememberedPerRepository) {
+  auto a = CreateRepo({{"config.json", "{\"a\": 1}"}});
+  ASSERT_TRUE(a);
+  std::string head = *a->ResolveRevision("main");
+  std::string oid = a->Stat(head, "config.json")->oid;
+  EXPECT_EQ(*a->ReadBlob(oid), "{\"a\": 1}");
+  EXPECT_EQ(*a->ReadBlob(oid), "{\"a\": 1}");  // from memory the second time
+  // Another repository does not see a blob it does not have, though it is in memory for the first.
+  auto b = std::move(GitRepo::Create(root_ + "/org/other.git", "main", {{"x", "y"}}, kAlice, "init")).value();
+  EXPECT_EQ(b->ReadBlob(oid).status().code(), Code::kNotFound);
 }
 
 TEST_F(GitRepoTest, ListTree) {

@@ -14,6 +14,7 @@
 #include "auth/auth.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/sole_writer.h"
 #include "common/strings.h"
 #include "net/http_server.h"
 #include "repo/path_rules.h"
@@ -170,6 +171,11 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   if (o.xet_token_ttl_s > 0) hc.xet_token_ttl_s = o.xet_token_ttl_s;
   // public_url is known once the port is (port 0 picks one).
   std::unique_ptr<Hub> hub;
+  // The embedded default: one serve process owns the data folder, so its lookup caches may trust their
+  // own invalidation (common/sole_writer.h). With the metadata in PostgreSQL several processes may
+  // share the folder (docs/deploy.md): every lookup then reads git and the database.
+  SetSoleWriter((*dd)->storage.metadata_url.empty());
+  if (!(*dd)->storage.metadata_url.empty()) LogInfo("shared data folder: ref and repo lookup caches are off");
   HttpServer server(hopts, [&hub](Request& req, Response& resp) { hub->Handle(req, resp); }, &metrics);
   Status ls = server.Listen();
   if (!ls.ok()) return Fail(ls);

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 
@@ -40,6 +41,11 @@ class BlobReader {
   // backend is a local file (nullopt otherwise). Reading through the fd is the
   // caller's job then; Read() must not be mixed with it.
   virtual std::optional<std::pair<int, int64_t>> FileRange() const { return std::nullopt; }
+  // Zero-copy reads, for readers that hold the bytes in buffers of their own (HasViews()): a view of
+  // at most n of the next bytes, valid until the next call on this reader; empty at the end.
+  // Read() and ReadView() may be mixed. Readers without views fail ReadView with Internal.
+  virtual bool HasViews() const { return false; }
+  virtual Result<std::string_view> ReadView(size_t n);
   virtual int64_t remaining() const = 0;
 };
 

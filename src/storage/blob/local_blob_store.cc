@@ -168,6 +168,10 @@ class LocalBlobStore : public BlobStore {
 
 }  // namespace
 
+Result<std::string_view> BlobReader::ReadView(size_t) {
+  return Status::Internal("this blob reader has no views");
+}
+
 bool IsValidBlobKey(const std::string& key) {
   if (key.empty() || key.size() > 512 || key[0] == '/' || key.back() == '/') return false;
   for (char c : key) {

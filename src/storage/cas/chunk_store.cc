@@ -30,20 +30,35 @@ uint32_t GetU32(const char* p) {
   return v;
 }
 
-Result<std::string> ReadRange(BlobStore* blobs, const std::string& key, int64_t offset, int64_t length) {
+// Reads [offset, offset+length) of key into dst (length bytes); Corruption if the object is shorter.
+Status ReadInto(BlobStore* blobs, const std::string& key, int64_t offset, int64_t length, char* dst) {
   MH_ASSIGN_OR_RETURN(auto reader, blobs->Open(key, offset, length));
-  std::string out;
-  out.resize(size_t(length));
   size_t got = 0;
-  while (got < out.size()) {
-    MH_ASSIGN_OR_RETURN(size_t n, reader->Read(out.data() + got, out.size() - got));
+  while (got < size_t(length)) {
+    MH_ASSIGN_OR_RETURN(size_t n, reader->Read(dst + got, size_t(length) - got));
     if (n == 0) return Status::Corruption(fmt::format("{} is shorter than expected", key));
     got += n;
   }
+  return Status::Ok();
+}
+
+Result<std::string> ReadRange(BlobStore* blobs, const std::string& key, int64_t offset, int64_t length) {
+  std::string out;
+  out.resize(size_t(length));
+  MH_RETURN_IF_ERROR(ReadInto(blobs, key, offset, length, out.data()));
   return out;
 }
 
 }  // namespace
+
+char* ReadBuffer::Resize(size_t n) {
+  if (n > capacity_) {
+    data_ = std::make_unique_for_overwrite<char[]>(n);
+    capacity_ = n;
+  }
+  size_ = n;
+  return data_.get();
+}
 
 bool IsSha256Hex(const std::string& s) {
   if (s.size() != 64) return false;
@@ -237,9 +252,11 @@ Status ChunkIngest::Finish() {
 
 namespace {
 
-// Decoding (read, decompress, hash-check) runs one block ahead on a helper
-// thread for long reads, so it overlaps with sending the previous block: on a
-// download the two halves of the work use two cores.
+// Decoding (read, decompress, hash-check) runs ahead on a helper thread for
+// long reads, so it overlaps with sending: on a download the two halves of the
+// work use two cores. Blocks (their buffers) are recycled between the two
+// threads, and the bytes are handed out as views of the checked buffers
+// (ReadView), so a byte is copied only by the storage read and the socket send.
 class ReconstructionReader : public BlobReader {
  public:
   ReconstructionReader(ChunkStore* store, std::vector<FileTerm> terms, int64_t offset, int64_t length)
@@ -262,60 +279,87 @@ class ReconstructionReader : public BlobReader {
   }
 
   Result<size_t> Read(char* buf, size_t n) override {
-    if (remaining_ <= 0) return size_t(0);
-    if (cur_pos_ >= cur_.data.size()) MH_RETURN_IF_ERROR(NextBlock());
-    size_t avail = cur_.data.size() - cur_pos_;
-    size_t take = size_t(std::min<int64_t>({int64_t(n), int64_t(avail), remaining_}));
-    std::memcpy(buf, cur_.data.data() + cur_pos_, take);
-    cur_pos_ += take;
+    MH_ASSIGN_OR_RETURN(std::string_view v, ReadView(n));
+    std::memcpy(buf, v.data(), v.size());
+    return v.size();
+  }
+  bool HasViews() const override { return true; }
+  Result<std::string_view> ReadView(size_t n) override {
+    if (remaining_ <= 0 || n == 0) return std::string_view();
+    if (!cur_ || piece_ >= cur_->run.pieces.size()) MH_RETURN_IF_ERROR(NextBlock());
+    std::string_view p = cur_->run.piece(piece_).substr(in_piece_);
+    size_t take = size_t(std::min<int64_t>({int64_t(n), int64_t(p.size()), remaining_}));
+    in_piece_ += take;
+    if (in_piece_ == cur_->run.pieces[piece_].size) {
+      ++piece_;
+      in_piece_ = 0;
+    }
     offset_ += int64_t(take);
     remaining_ -= int64_t(take);
     store_->counters().bytes_served += int64_t(take);
-    return take;
+    return p.substr(0, take);
   }
   int64_t remaining() const override { return remaining_; }
 
  private:
   struct Block {
     Status status;
-    std::string data;
-    size_t skip = 0;  // bytes before the wanted offset in data
+    DecodedRun run;
+    int64_t skip = 0;  // bytes before the wanted offset in run
   };
 
+  // Makes cur_ the block holding offset_ and positions piece_/in_piece_ on it.
   Status NextBlock() {
-    if (remaining_ <= kPrefetchMin) {
-      // Short reads: decode inline, no thread.
-      Block b = Decode(offset_, remaining_);
-      MH_RETURN_IF_ERROR(b.status);
-      cur_ = std::move(b);
-      cur_pos_ = cur_.skip;
-      return Status::Ok();
+    std::unique_ptr<Block> b;
+    if (!producer_.joinable() && remaining_ <= kPrefetchMin) {
+      // Short reads: decode inline, no thread. (Once the helper runs, it produces to the end.)
+      b = cur_ ? std::move(cur_) : std::make_unique<Block>();
+      Decode(offset_, remaining_, b.get());
+    } else {
+      if (!producer_.joinable()) {
+        prod_offset_ = offset_;
+        prod_remaining_ = remaining_;
+        producer_ = std::thread([this] { Produce(); });
+      }
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cur_) free_.push_back(std::move(cur_));
+      cv_.wait(lock, [this] { return !queue_.empty(); });
+      b = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      cv_.notify_all();
     }
-    if (!producer_.joinable()) {
-      prod_offset_ = offset_;
-      prod_remaining_ = remaining_;
-      producer_ = std::thread([this] { Produce(); });
-    }
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return !queue_.empty(); });
-    Block b = std::move(queue_.front());
-    queue_.pop_front();
-    lock.unlock();
-    cv_.notify_all();
-    MH_RETURN_IF_ERROR(b.status);
     cur_ = std::move(b);
-    cur_pos_ = cur_.skip;
+    piece_ = 0;
+    in_piece_ = 0;
+    MH_RETURN_IF_ERROR(cur_->status);
+    int64_t skip = cur_->skip;
+    while (piece_ < cur_->run.pieces.size() && skip >= int64_t(cur_->run.pieces[piece_].size)) {
+      skip -= int64_t(cur_->run.pieces[piece_].size);
+      ++piece_;
+    }
+    if (piece_ >= cur_->run.pieces.size()) return Status::Corruption("decoded fewer bytes than the footer says");
+    in_piece_ = size_t(skip);
     return Status::Ok();
   }
 
   void Produce() {
     while (prod_remaining_ > 0) {
-      Block b = Decode(prod_offset_, prod_remaining_);
-      bool failed = !b.status.ok();
-      int64_t usable = failed ? 0 : std::min<int64_t>(int64_t(b.data.size() - b.skip), prod_remaining_);
+      std::unique_ptr<Block> b;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!free_.empty()) {
+          b = std::move(free_.back());
+          free_.pop_back();
+        }
+      }
+      if (!b) b = std::make_unique<Block>();
+      Decode(prod_offset_, prod_remaining_, b.get());
+      bool failed = !b->status.ok();
+      int64_t usable = failed ? 0 : std::min<int64_t>(b->run.size - b->skip, prod_remaining_);
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return queue_.size() < 2 || stop_; });
+        cv_.wait(lock, [this] { return queue_.size() < kQueueDepth || stop_; });
         if (stop_) return;
         queue_.push_back(std::move(b));
       }
@@ -326,36 +370,39 @@ class ReconstructionReader : public BlobReader {
     }
   }
 
-  // Decodes the chunks holding `offset` (up to kReadBlockBytes of storage, and no
+  // Decodes into *b the chunks holding `offset` (up to kReadBlockBytes of storage, and no
   // further than offset + remaining needs).
-  Block Decode(int64_t offset, int64_t remaining) {
-    Block b;
+  void Decode(int64_t offset, int64_t remaining, Block* b) {
+    b->status = Status::Ok();
+    b->skip = 0;
+    b->run.pieces.clear();
+    b->run.size = 0;
     auto it = std::upper_bound(starts_.begin(), starts_.end(), offset);
     if (it == starts_.begin()) {
-      b.status = Status::Internal("offset before the first term");
-      return b;
+      b->status = Status::Internal("offset before the first term");
+      return;
     }
     size_t ti = size_t(it - starts_.begin()) - 1;
     const FileTerm& t = terms_[ti];
     int64_t in_term = offset - starts_[ti];
     auto footer = store_->LoadFooter(t.xorb);
     if (!footer.ok()) {
-      b.status = footer.status();
-      return b;
+      b->status = footer.status();
+      return;
     }
     const auto& ue = (*footer)->unpacked_ends;
     const auto& ce = (*footer)->chunk_ends;
     if (t.chunk_end > ue.size()) {
-      b.status = Status::Corruption("file term beyond the end of xorb " + t.xorb.ToHex());
-      return b;
+      b->status = Status::Corruption("file term beyond the end of xorb " + t.xorb.ToHex());
+      return;
     }
     uint32_t base = t.chunk_start == 0 ? 0 : ue[t.chunk_start - 1];
     uint64_t want = uint64_t(base) + uint64_t(in_term);
     // First chunk whose unpacked end is past `want`.
     uint32_t k = uint32_t(std::upper_bound(ue.begin() + t.chunk_start, ue.begin() + t.chunk_end, want) - ue.begin());
     if (k >= t.chunk_end) {
-      b.status = Status::Corruption("file term sizes disagree with xorb " + t.xorb.ToHex());
-      return b;
+      b->status = Status::Corruption("file term sizes disagree with xorb " + t.xorb.ToHex());
+      return;
     }
     // Extend while the storage read stays within the block budget and bytes are still wanted.
     uint32_t end = k + 1;
@@ -364,27 +411,25 @@ class ReconstructionReader : public BlobReader {
     while (end < t.chunk_end && int64_t(ce[end] - first_off) <= kReadBlockBytes && int64_t(ue[end - 1]) < need_end) {
       ++end;
     }
-    auto read = store_->ReadChunks(t.xorb, k, end, &b.data);
-    if (!read.ok()) {
-      b.status = read.status();
-      return b;
-    }
-    store_->counters().bytes_read += *read;
+    b->status = store_->DecodeChunks(t.xorb, k, end, &b->run);
+    if (!b->status.ok()) return;
+    store_->counters().bytes_read += b->run.stored_bytes;
     uint32_t chunk_base = k == 0 ? 0 : ue[k - 1];
-    b.skip = size_t(want - chunk_base);
-    if (b.skip >= b.data.size()) b.status = Status::Corruption("decoded fewer bytes than the footer says");
-    return b;
+    b->skip = int64_t(want - chunk_base);
+    if (b->skip >= b->run.size) b->status = Status::Corruption("decoded fewer bytes than the footer says");
   }
 
   static constexpr int64_t kPrefetchMin = 16 << 20;
+  static constexpr size_t kQueueDepth = 2;
 
   ChunkStore* store_;
   std::vector<FileTerm> terms_;
   std::vector<int64_t> starts_;
   int64_t offset_;
   int64_t remaining_;
-  Block cur_;
-  size_t cur_pos_ = 0;
+  std::unique_ptr<Block> cur_;  // the block being handed out (consumer side)
+  size_t piece_ = 0;            // position in cur_
+  size_t in_piece_ = 0;
 
   // Producer state: touched only by the producer thread once it runs.
   int64_t prod_offset_ = 0;
@@ -392,8 +437,9 @@ class ReconstructionReader : public BlobReader {
   std::thread producer_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Block> queue_;  // guarded by mu_
-  bool stop_ = false;        // guarded by mu_
+  std::deque<std::unique_ptr<Block>> queue_;  // decoded, waiting to be sent; guarded by mu_
+  std::vector<std::unique_ptr<Block>> free_;  // sent, buffers to reuse; guarded by mu_
+  bool stop_ = false;                         // guarded by mu_
 };
 
 }  // namespace
@@ -482,47 +528,74 @@ Result<std::shared_ptr<const xet::XorbFooter>> ChunkStore::LoadFooter(const xet:
   return footer;
 }
 
-Result<int64_t> ChunkStore::ReadChunks(const xet::XetHash& xorb, uint32_t begin, uint32_t end, std::string* out) {
+Status ChunkStore::DecodeChunks(const xet::XetHash& xorb, uint32_t begin, uint32_t end, DecodedRun* run) {
+  run->pieces.clear();
+  run->decoded.clear();
+  run->stored_bytes = 0;
+  run->size = 0;
   MH_ASSIGN_OR_RETURN(auto footer, LoadFooter(xorb));
   if (begin >= end || end > footer->chunk_ends.size()) {
     return Status::Corruption(fmt::format("chunk range [{}, {}) outside xorb {}", begin, end, xorb.ToHex()));
   }
   uint32_t from = begin == 0 ? 0 : footer->chunk_ends[begin - 1];
   uint32_t to = footer->chunk_ends[end - 1];
-  MH_ASSIGN_OR_RETURN(std::string records, ReadRange(blobs_, XorbKey(xorb), from, to - from));
+  if (to < from) return Status::Corruption(fmt::format("xorb {}: chunk ends go backwards", xorb.ToHex()));
+  const size_t stored = to - from;
+  char* records = run->raw.Resize(stored);
+  MH_RETURN_IF_ERROR(ReadInto(blobs_, XorbKey(xorb), from, int64_t(stored), records));
+  run->stored_bytes = int64_t(stored);
+  auto fail = [&](uint32_t k, std::string_view what) {
+    run->pieces.clear();
+    run->decoded.clear();
+    run->size = 0;
+    return Status::Corruption(fmt::format("xorb {} chunk {}: {}", xorb.ToHex(), k, what));
+  };
   size_t pos = 0;
   for (uint32_t k = begin; k < end; ++k) {
     uint32_t rec_end = footer->chunk_ends[k] - from;
-    if (rec_end > records.size() || rec_end - pos < xet::kXorbChunkHeaderSize) {
-      return Status::Corruption(fmt::format("xorb {} chunk {}: record out of bounds", xorb.ToHex(), k));
+    if (rec_end > stored || rec_end < pos || rec_end - pos < xet::kXorbChunkHeaderSize) {
+      return fail(k, "record out of bounds");
     }
-    const char* h = records.data() + pos;
+    const char* h = records + pos;
     uint32_t csize = uint32_t(uint8_t(h[1])) | uint32_t(uint8_t(h[2])) << 8 | uint32_t(uint8_t(h[3])) << 16;
     uint8_t scheme = uint8_t(h[4]);
     uint32_t usize = uint32_t(uint8_t(h[5])) | uint32_t(uint8_t(h[6])) << 8 | uint32_t(uint8_t(h[7])) << 16;
     uint32_t expect_usize = footer->unpacked_ends[k] - (k == 0 ? 0 : footer->unpacked_ends[k - 1]);
     if (h[0] != 0 || !xet::IsValidCompressionScheme(scheme) || csize != rec_end - pos - xet::kXorbChunkHeaderSize ||
         usize != expect_usize) {
-      return Status::Corruption(fmt::format("xorb {} chunk {}: record header disagrees with the footer", xorb.ToHex(), k));
+      return fail(k, "record header disagrees with the footer");
     }
-    // Decompress straight into *out, then check the hash of what was appended (and drop it if
-    // wrong): one copy per byte, and a damaged chunk never reaches the caller.
-    const size_t before = out->size();
-    Status s = xet::DecompressChunk(static_cast<xet::CompressionScheme>(scheme),
-                                    std::string_view(records).substr(pos + xet::kXorbChunkHeaderSize, csize), usize,
-                                    out);
-    if (!s.ok()) {
-      out->resize(before);
-      return Status::Corruption(fmt::format("xorb {} chunk {}: {}", xorb.ToHex(), k, s.message()));
+    const size_t payload = pos + xet::kXorbChunkHeaderSize;
+    DecodedRun::Piece piece{true, payload, usize};
+    if (static_cast<xet::CompressionScheme>(scheme) == xet::CompressionScheme::kNone) {
+      // Stored as is: checked and served where it was read, no copy.
+      if (csize != usize) return fail(k, "uncompressed record size differs from the chunk size");
+    } else {
+      const size_t before = run->decoded.size();
+      Status s = xet::DecompressChunk(static_cast<xet::CompressionScheme>(scheme), std::string_view(records + payload, csize),
+                                      usize, &run->decoded);
+      if (!s.ok()) return fail(k, s.message());
+      if (run->decoded.size() - before != usize) return fail(k, "decompressed to the wrong size");
+      piece = DecodedRun::Piece{false, before, usize};
     }
-    if (out->size() - before != usize ||
-        xet::ChunkHash(out->data() + before, out->size() - before) != footer->chunk_hashes[k]) {
-      out->resize(before);
-      return Status::Corruption(fmt::format("xorb {} chunk {}: content does not match its hash", xorb.ToHex(), k));
+    run->pieces.push_back(piece);
+    // The hash is checked on the bytes that will be served, after they reached their final buffer:
+    // a damaged chunk never reaches the caller.
+    if (xet::ChunkHash(run->piece(run->pieces.size() - 1)) != footer->chunk_hashes[k]) {
+      return fail(k, "content does not match its hash");
     }
+    run->size += usize;
     pos = rec_end;
   }
-  return int64_t(records.size());
+  return Status::Ok();
+}
+
+Result<int64_t> ChunkStore::ReadChunks(const xet::XetHash& xorb, uint32_t begin, uint32_t end, std::string* out) {
+  DecodedRun run;
+  MH_RETURN_IF_ERROR(DecodeChunks(xorb, begin, end, &run));
+  out->reserve(out->size() + size_t(run.size));
+  for (size_t i = 0; i < run.pieces.size(); ++i) out->append(run.piece(i));
+  return run.stored_bytes;
 }
 
 Status ChunkStore::VerifyStoredXorb(const xet::XetHash& xorb) {

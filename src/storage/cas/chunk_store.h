@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -59,6 +60,42 @@ struct ChunkStoreCounters {
   std::atomic<int64_t> xorb_bytes_written{0}; // serialized xorb bytes written to the blob store
   std::atomic<int64_t> bytes_read{0};         // bytes read from the blob store by readers
   std::atomic<int64_t> bytes_served{0};       // bytes returned by readers
+};
+
+// A byte buffer that grows without zero-filling and keeps its capacity when reused.
+class ReadBuffer {
+ public:
+  // Makes size() == n; the contents are unspecified (old bytes or uninitialized).
+  char* Resize(size_t n);
+  char* data() { return data_.get(); }
+  const char* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
+// Chunks [begin, end) of one xorb, decoded and hash-checked (ChunkStore::DecodeChunks). Chunks stored
+// uncompressed are served from the storage read buffer itself; the others are decompressed into
+// `decoded`. Reusing one DecodedRun for many calls reuses its buffers.
+struct DecodedRun {
+  struct Piece {
+    bool in_raw;  // in raw (stored uncompressed) or in decoded
+    size_t offset;
+    size_t size;
+  };
+  ReadBuffer raw;        // serialized records as read from storage
+  std::string decoded;   // decompressed chunks
+  std::vector<Piece> pieces;  // one per chunk, in order
+  int64_t stored_bytes = 0;   // serialized bytes read from storage
+  int64_t size = 0;           // sum of the pieces
+
+  std::string_view piece(size_t i) const {
+    const Piece& p = pieces[i];
+    return p.in_raw ? std::string_view(raw.data() + p.offset, p.size) : std::string_view(decoded).substr(p.offset, p.size);
+  }
 };
 
 class ChunkStore;
@@ -125,6 +162,9 @@ class ChunkStore {
   // Decompresses chunks [begin, end) of a xorb, checking each chunk's hash; appends to out.
   // Returns the serialized bytes read from storage.
   Result<int64_t> ReadChunks(const xet::XetHash& xorb, uint32_t begin, uint32_t end, std::string* out);
+  // Like ReadChunks, into *run (its previous contents are replaced, its buffers reused). On failure
+  // (Corruption for a damaged chunk) *run holds no piece.
+  Status DecodeChunks(const xet::XetHash& xorb, uint32_t begin, uint32_t end, DecodedRun* run);
   // Full verification of one stored xorb: parse, decompress, chunk hashes, xorb hash, footer.
   Status VerifyStoredXorb(const xet::XetHash& xorb);
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <random>
 #include <thread>
+#include <tuple>
 
 #include "common/fs.h"
 #include "storage/blob/s3_blob_store.h"
@@ -184,6 +185,102 @@ TEST_P(ChunkStoreTest, CorruptedXorbIsNeverServed) {
   auto x = xet::XetHash::FromHex(keys[0].substr(keys[0].rfind('/') + 1));
   ASSERT_TRUE(x.ok());
   EXPECT_EQ(fresh.VerifyStoredXorb(*x).code(), Code::kCorruption);
+}
+
+// Runs of random bytes (stored uncompressed) and of 4-letter text (stored LZ4-compressed), so one
+// decoded block mixes pieces served from the read buffer and from the decompression buffer.
+std::string MixedData(size_t n, uint32_t seed) {
+  std::string s = RandomData(n, seed);
+  for (size_t i = 0; i < n; ++i) {
+    if ((i / (256 << 10)) % 2 == 1) s[i] = char('a' + (uint8_t(s[i]) & 3));
+  }
+  return s;
+}
+
+// Every byte through ReadView, asking for at most `step` bytes each time.
+Result<std::string> GetViews(BlobReader& r, size_t step) {
+  std::string out;
+  while (true) {
+    MH_ASSIGN_OR_RETURN(std::string_view v, r.ReadView(step));
+    if (v.empty()) break;
+    if (v.size() > step) return Status::Internal("view larger than asked for");
+    out.append(v);
+  }
+  return out;
+}
+
+TEST_P(ChunkStoreTest, ViewsOfMixedStoredAndCompressedChunks) {
+  std::string data = MixedData(36 << 20, 12);
+  ASSERT_TRUE(Put(data, 1 << 20).ok());
+  std::string oid = Sha256Hex(data);
+  EXPECT_LT(store_->counters().xorb_bytes_written.load(), int64_t(data.size()) * 9 / 10) << "nothing compressed";
+  for (auto [off, len, step] : std::vector<std::tuple<int64_t, int64_t, size_t>>{
+           {0, -1, size_t(1) << 30}, {0, -1, 1000}, {(3 << 20) + 7, 20 << 20, 65536}, {100, 5000, 7}}) {
+    auto r = store_->Open(oid, off, len);
+    ASSERT_TRUE(r.ok());
+    ASSERT_TRUE((*r)->HasViews());
+    auto got = GetViews(**r, step);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_TRUE(*got == data.substr(size_t(off), len < 0 ? std::string::npos : size_t(len))) << off << "+" << len;
+    EXPECT_EQ((*r)->remaining(), 0);
+  }
+  // Read and ReadView mixed on one reader.
+  auto r = store_->Open(oid);
+  ASSERT_TRUE(r.ok());
+  std::string out;
+  char buf[3000];
+  while (true) {
+    auto n = (*r)->Read(buf, sizeof buf);
+    ASSERT_TRUE(n.ok());
+    out.append(buf, *n);
+    auto v = (*r)->ReadView(5000);
+    ASSERT_TRUE(v.ok());
+    out.append(*v);
+    if (*n == 0 && v->empty()) break;
+  }
+  EXPECT_TRUE(out == data);
+}
+
+TEST_P(ChunkStoreTest, LongReadStopsBeforeADamagedChunk) {
+  // A long read (decoded ahead on the helper thread) hands out only bytes before the damaged chunk,
+  // then fails with Corruption.
+  std::string data = RandomData(24 << 20, 13);
+  ASSERT_TRUE(Put(data, 1 << 20).ok());
+  std::vector<std::string> keys;
+  ASSERT_TRUE(blobs_->List("xorbs/", [&](const std::string& k, int64_t) { keys.push_back(k); }).ok());
+  ASSERT_EQ(keys.size(), 2u);  // 16 MiB xorbs
+  for (const auto& key : keys) {  // flip a bit 3 MiB into each xorb, through the blob store (any backend)
+    auto size = blobs_->Size(key);
+    ASSERT_TRUE(size.ok());
+    std::string xorb(size_t(*size), '\0');
+    auto rd = std::move(blobs_->Open(key)).value();
+    for (size_t got = 0; got < xorb.size();) {
+      auto n = rd->Read(&xorb[got], xorb.size() - got);
+      ASSERT_TRUE(n.ok() && *n > 0);
+      got += *n;
+    }
+    xorb[3 << 20] = char(xorb[3 << 20] ^ 0x01);
+    auto w = std::move(blobs_->NewWriter(key)).value();
+    ASSERT_TRUE(w->Write(xorb.data(), xorb.size()).ok());
+    ASSERT_TRUE(w->Commit().ok());
+  }
+  ChunkStore fresh(blobs_.get(), meta_.get());
+  auto r = fresh.Open(Sha256Hex(data));
+  ASSERT_TRUE(r.ok());
+  std::string served;
+  Status failure;
+  while (true) {
+    auto v = (*r)->ReadView(1 << 20);
+    if (!v.ok()) {
+      failure = v.status();
+      break;
+    }
+    if (v->empty()) break;
+    served.append(*v);
+  }
+  EXPECT_EQ(failure.code(), Code::kCorruption) << failure.ToString();
+  EXPECT_LT(served.size(), size_t(3 << 20));
+  EXPECT_TRUE(served == data.substr(0, served.size()));
 }
 
 TEST_P(ChunkStoreTest, ConcurrentOverlappingIngests) {

@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "common/fs.h"
+#include "common/sole_writer.h"
 #include "common/strings.h"
 #include "common/time_util.h"
 #include "storage/meta/meta_rules.h"
@@ -375,7 +376,14 @@ auto SqliteMetadataStore::Write(Fn&& fn) -> decltype(fn(std::declval<SqliteConn&
   MH_ASSIGN_OR_RETURN(SqliteTxn txn, SqliteTxn::Begin(*conn, SqliteTxn::Mode::kImmediate));
   auto result = fn(*conn);
   if (!result.ok()) return result;  // txn rolls back
-  MH_RETURN_IF_ERROR(txn.Commit());
+  Status committed = txn.Commit();
+  {
+    // After the commit (and even after a failed one): lookups that read the old rows store nothing.
+    std::lock_guard cache_lock(repo_cache_mu_);
+    repo_cache_.clear();
+    ++repo_cache_generation_;
+  }
+  MH_RETURN_IF_ERROR(committed);
   return result;
 }
 
@@ -554,6 +562,27 @@ Result<RepoRecord> SqliteMetadataStore::CreateRepo(RepoType type, const std::str
 }
 
 Result<RepoRecord> SqliteMetadataStore::GetRepo(RepoType type, const std::string& ns, const std::string& name) {
+  if (!IsSoleWriter()) return QueryRepo(type, ns, name);
+  std::string key = std::string(RepoTypeName(type)) + '\0' + ns + '\0' + name;
+  uint64_t generation = 0;
+  {
+    std::lock_guard lock(repo_cache_mu_);
+    auto it = repo_cache_.find(key);
+    if (it != repo_cache_.end()) return it->second;
+    generation = repo_cache_generation_;
+  }
+  Result<RepoRecord> rec = QueryRepo(type, ns, name);
+  if (rec.ok()) {
+    std::lock_guard lock(repo_cache_mu_);
+    if (generation == repo_cache_generation_) {
+      if (repo_cache_.size() >= kRepoCacheMax) repo_cache_.clear();
+      repo_cache_.emplace(std::move(key), *rec);
+    }
+  }
+  return rec;
+}
+
+Result<RepoRecord> SqliteMetadataStore::QueryRepo(RepoType type, const std::string& ns, const std::string& name) {
   return Read([&](SqliteConn& c) -> Result<RepoRecord> {
     MH_ASSIGN_OR_RETURN(SqliteStmt st,
                         c.Prepare(std::string(kSelectRepo) + "WHERE r.type = ?1 AND a.name = ?2 AND r.name = ?3"));

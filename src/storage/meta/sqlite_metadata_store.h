@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -110,6 +111,7 @@ class SqliteMetadataStore final : public MetadataStore {
   Status ListDeletingXorbs(const std::function<void(const std::string& hash)>& fn) override;
 
  private:
+  Result<RepoRecord> QueryRepo(RepoType type, const std::string& ns, const std::string& name);  // uncached
   // Runs fn(SqliteConn&) in a write transaction; commits if fn succeeded.
   template <typename Fn>
   auto Write(Fn&& fn) -> decltype(fn(std::declval<SqliteConn&>()));
@@ -120,6 +122,16 @@ class SqliteMetadataStore final : public MetadataStore {
   // Acquired before a pool connection, never after: one in-process writer at a time.
   std::mutex write_mu_;
   SqlitePool pool_;
+
+  // GetRepo answers by (type, ns, name): every GET/HEAD /resolve loads its repository, and a
+  // SQLite read costs file locks and a WAL check. Cleared after every write transaction of this
+  // store (repos rows only change through one), so it is never stale for writes made through it.
+  // A lookup racing a write stores nothing (generation). Writers in another process are not seen,
+  // so it is used only while IsSoleWriter() (common/sole_writer.h). Bounded (cleared when full).
+  static constexpr size_t kRepoCacheMax = 4096;
+  std::mutex repo_cache_mu_;
+  std::unordered_map<std::string, RepoRecord> repo_cache_;  // guarded by repo_cache_mu_
+  uint64_t repo_cache_generation_ = 0;                      // guarded by repo_cache_mu_
 };
 
 }  // namespace modelhub

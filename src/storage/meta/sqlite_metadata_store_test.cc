@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/fs.h"
+#include "common/sole_writer.h"
 #include "storage/meta/metadata_store_test.h"
 
 namespace modelhub {
@@ -189,6 +190,47 @@ TEST_F(SqliteMetadataStoreTest, TwoStoresOnOneFile) {
   MH_ASSERT_OK_AND_ASSIGN(auto seen_by_b, b->ListRepos(q));
   EXPECT_EQ(seen_by_a.size(), size_t(kThreads * kRepos));
   EXPECT_EQ(seen_by_b.size(), size_t(kThreads * kRepos));
+}
+
+TEST_F(SqliteMetadataStoreTest, CachedRepoLookupsSeeEveryWrite) {
+  // GetRepo answers from memory between writes; each write through the store must show at once.
+  SetSoleWriter(true);
+  MH_ASSERT_OK_AND_ASSIGN(auto s, SqliteMetadataStore::Open(DbPath()));
+  MH_ASSERT_OK(s->CreateUser("alice", false));
+  MH_ASSERT_OK(s->CreateUser("bob", false));
+  EXPECT_TRUE(s->GetRepo(RepoType::kModel, "alice", "m").status().IsNotFound());
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord created, s->CreateRepo(RepoType::kModel, "alice", "m", false));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord r, s->GetRepo(RepoType::kModel, "alice", "m"));
+  EXPECT_EQ(r.id, created.id);
+  EXPECT_FALSE(r.is_private);
+  EXPECT_TRUE(s->GetRepo(RepoType::kDataset, "alice", "m").status().IsNotFound());  // the type is part of the key
+  MH_ASSERT_OK(s->SetRepoPrivate(created.id, true));
+  MH_ASSERT_OK_AND_ASSIGN(r, s->GetRepo(RepoType::kModel, "alice", "m"));
+  EXPECT_TRUE(r.is_private);
+  MH_ASSERT_OK(s->TouchRepo(created.id, 12345));
+  MH_ASSERT_OK_AND_ASSIGN(r, s->GetRepo(RepoType::kModel, "alice", "m"));
+  EXPECT_EQ(r.last_modified_ms, 12345);
+  MH_ASSERT_OK(s->MoveRepo(created.id, "bob", "n"));
+  EXPECT_TRUE(s->GetRepo(RepoType::kModel, "alice", "m").status().IsNotFound());
+  MH_ASSERT_OK_AND_ASSIGN(r, s->GetRepo(RepoType::kModel, "bob", "n"));
+  EXPECT_EQ(r.id, created.id);
+  MH_ASSERT_OK(s->DeleteRepo(created.id));
+  EXPECT_TRUE(s->GetRepo(RepoType::kModel, "bob", "n").status().IsNotFound());
+  SetSoleWriter(false);
+}
+
+TEST_F(SqliteMetadataStoreTest, RepoLookupsAreNotCachedWithOtherWriters) {
+  // Without the sole-writer promise, a write by another store (process) on the file shows at once.
+  SetSoleWriter(false);
+  MH_ASSERT_OK_AND_ASSIGN(auto a, SqliteMetadataStore::Open(DbPath()));
+  MH_ASSERT_OK_AND_ASSIGN(auto b, SqliteMetadataStore::Open(DbPath()));
+  MH_ASSERT_OK(a->CreateUser("alice", false));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord created, a->CreateRepo(RepoType::kModel, "alice", "m", false));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord r, a->GetRepo(RepoType::kModel, "alice", "m"));
+  EXPECT_FALSE(r.is_private);
+  MH_ASSERT_OK(b->SetRepoPrivate(created.id, true));
+  MH_ASSERT_OK_AND_ASSIGN(r, a->GetRepo(RepoType::kModel, "alice", "m"));
+  EXPECT_TRUE(r.is_private);
 }
 
 TEST_F(SqliteMetadataStoreTest, MemoryStoresAreIndependent) {
