@@ -363,7 +363,13 @@ void HttpServer::Serve() {
   for (uint64_t id : idle) CloseConnection(id);
   cv_.wait_for(lock, std::chrono::seconds(drain_timeout_s_.load()),
                [this] { return connections_ == 0 && workers_ == 0; });
-  if (connections_ > 0) LogWarn("shutdown: {} connections still open after the drain timeout", connections_);
+  if (connections_ > 0) {
+    LogWarn("shutdown: {} connections still open after the drain timeout; closing them", connections_);
+    // Their requests' socket I/O fails from now on, so the workers serving them return.
+    for (const auto& [id, c] : conns_) ::shutdown(c->fd, SHUT_RDWR);
+  }
+  // Workers use this object's connections and epoll set: Serve() returns only once they are gone.
+  cv_.wait(lock, [this] { return workers_ == 0; });
 }
 
 void HttpServer::Stop(int drain_timeout_s) {
@@ -409,7 +415,8 @@ void HttpServer::WorkerLoop() {
         }
         continue;
       }
-      auto it = conns_.find(ev.data.u64);
+      const uint64_t id = ev.data.u64;  // epoll_event is packed: copy before binding a reference
+      auto it = conns_.find(id);
       if (it == conns_.end() || it->second->active) continue;  // closed meanwhile
       c = it->second.get();
       c->active = true;

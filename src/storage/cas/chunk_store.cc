@@ -280,7 +280,7 @@ class ReconstructionReader : public BlobReader {
 
   Result<size_t> Read(char* buf, size_t n) override {
     MH_ASSIGN_OR_RETURN(std::string_view v, ReadView(n));
-    std::memcpy(buf, v.data(), v.size());
+    if (!v.empty()) std::memcpy(buf, v.data(), v.size());  // an empty view may have no data pointer
     return v.size();
   }
   bool HasViews() const override { return true; }
