@@ -28,6 +28,7 @@
 
 #include "common/fs.h"
 #include "common/strings.h"
+#include "common/test_random.h"
 #include "crypto/sha256.h"
 #include "storage/blob/s3_blob_store.h"
 #include "storage/blob/s3_test_server.h"
@@ -36,16 +37,6 @@ namespace modelhub {
 namespace {
 
 constexpr const char* kBucket = "modelhub-test";
-
-std::string RandomData(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (size_t i = 0; i < n; i += 8) {
-    uint64_t v = rng();
-    std::memcpy(&s[i], &v, std::min<size_t>(8, n - i));
-  }
-  return s;
-}
 
 std::string ReadAll(BlobStore* store, const std::string& key, int64_t off = 0, int64_t len = -1,
                     size_t chunk = 7) {

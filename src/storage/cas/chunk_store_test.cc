@@ -8,21 +8,12 @@
 #include <tuple>
 
 #include "common/fs.h"
+#include "common/test_random.h"
 #include "storage/blob/s3_blob_store.h"
 #include "storage/blob/s3_test_server.h"
 
 namespace modelhub {
 namespace {
-
-std::string RandomData(size_t n, uint32_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (size_t i = 0; i < n; i += 8) {
-    uint64_t v = rng();
-    std::memcpy(s.data() + i, &v, std::min<size_t>(8, n - i));
-  }
-  return s;
-}
 
 // Run on each blob backend: local disk, and S3BlobStore on a MinIO started for
 // the test (skipped, saying why, when MinIO is not installed).

@@ -7,6 +7,7 @@
 
 #include "common/fs.h"
 #include "common/strings.h"
+#include "common/test_random.h"
 #include "crypto/sha256.h"
 #include "storage/cas/format/shard.h"
 #include "storage/cas/format/xorb.h"
@@ -24,16 +25,6 @@
 
 namespace modelhub {
 namespace {
-
-std::string RandomData(size_t n, uint32_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (size_t i = 0; i < n; i += 8) {
-    uint64_t v = rng();
-    std::memcpy(s.data() + i, &v, std::min<size_t>(8, n - i));
-  }
-  return s;
-}
 
 std::vector<std::string> ChunkData(const std::string& data) {
   xet::XetChunker chunker;

@@ -38,19 +38,6 @@ std::string LocateDamage(ChunkStore* chunks, const xet::XetHash& xorb, const Sta
   return fallback;
 }
 
-class Throttle {
- public:
-  bool Due() {
-    int64_t now = NowMs();
-    if (now - last_ < 2000) return false;
-    last_ = now;
-    return true;
-  }
-
- private:
-  int64_t last_ = 0;
-};
-
 }  // namespace
 
 int64_t FsckReport::errors() const {
@@ -64,7 +51,7 @@ Result<FsckReport> RunFsck(const HubStorage& hub, const FsckOptions& o) {
   };
   MetadataStore* meta = hub.meta;
   ChunkStore* chunks = hub.chunks;
-  Throttle throttle;
+  ProgressThrottle throttle;
 
   // Problems that files can point at, and which files point at each.
   std::unordered_map<std::string, size_t> xorb_problem;                  // xorb hash -> problem

@@ -46,20 +46,6 @@ std::optional<std::string> SessionOfPartKey(const std::string& key) {
   return key.substr(kPrefix.size(), slash - kPrefix.size());
 }
 
-// Progress lines at most every 2 s.
-class Throttle {
- public:
-  bool Due() {
-    int64_t now = NowMs();
-    if (now - last_ < 2000) return false;
-    last_ = now;
-    return true;
-  }
-
- private:
-  int64_t last_ = 0;
-};
-
 }  // namespace
 
 Result<GcReport> CollectGarbage(const HubStorage& hub, const GcOptions& o) {
@@ -95,7 +81,7 @@ Result<GcReport> CollectGarbage(const HubStorage& hub, const GcOptions& o) {
   r.session_files = int64_t(live.size());
 
   ReachabilityWalk walk(meta, hub.repos_dir);
-  Throttle throttle;
+  ProgressThrottle throttle;
   walk.set_progress([&](size_t i, size_t n, const RepoRecord& rec) {
     if (throttle.Due()) say(fmt::format("gc: walking repository {}/{}: {}", i + 1, n, RepoDisplayName(rec)));
   });

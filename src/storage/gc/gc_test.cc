@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "common/test_random.h"
 #include "common/time_util.h"
 #include "crypto/sha256.h"
 #include "repo/git_repo.h"
@@ -30,16 +31,6 @@ namespace {
 
 constexpr int64_t kDay = 24LL * 3600 * 1000;
 const GitSignature kSig{"alice", "alice@example.com", 0};
-
-std::string RandomData(size_t n, uint32_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (size_t i = 0; i < n; i += 8) {
-    uint64_t v = rng();
-    std::memcpy(s.data() + i, &v, std::min<size_t>(8, n - i));
-  }
-  return s;
-}
 
 class GcTest : public ::testing::Test {
  protected:
