@@ -321,7 +321,7 @@ def test_signed_xorb_urls_refuse_tampering(hub, api):
     tampered = [
         f"{base}?r={first}-{last + 10}&exp={params['exp']}&sig={params['sig']}",        # wider range
         f"{base}?r={params['r']}&exp={int(params['exp']) + 3600}&sig={params['sig']}",  # later expiry
-        f"{base}?r={params['r']}&exp={params['exp']}&sig={params['sig'][:-1]}A",       # altered signature
+        f"{base}?r={params['r']}&exp={params['exp']}&sig={params['sig'][:-1]}{'B' if params['sig'][-1] == 'A' else 'A'}",  # altered signature
         f"{base[:-1]}{'0' if base[-1] != '0' else '1'}?{query}",                      # another xorb
         base,                                                                          # unsigned
     ]
