@@ -2,7 +2,7 @@
 # Installs dependencies, builds, runs the unit tests (ctest) and the black-box tests (pytest tests/e2e).
 # Exits non-zero if anything fails. Extra arguments are passed to pytest (e.g. -k files -x).
 #   MODELHUB_SKIP_UNIT=1  skip ctest;  MODELHUB_SKIP_E2E=1  skip pytest;  MODELHUB_SKIP_FUZZ=1  skip fuzzing
-#   MODELHUB_SKIP_E2E_SCALEOUT=1  skip the second pytest pass (metadata on PostgreSQL)
+#   MODELHUB_SKIP_E2E_SCALEOUT=1  skip the second and third pytest passes (PostgreSQL; PostgreSQL + S3)
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -36,14 +36,21 @@ if [[ -z ${MODELHUB_SKIP_E2E:-} ]]; then
   esac
 fi
 
-if [[ -z ${MODELHUB_SKIP_E2E:-} && -z ${MODELHUB_SKIP_E2E_SCALEOUT:-} ]]; then
-  # The same suite on the scale-out metadata store: every hub the tests start keeps its metadata in
-  # PostgreSQL (started by the tests, loopback). Smaller files than the first pass: the sizes are
-  # what the embedded pass measures; this pass checks behaviour.
-  echo "[test] black-box tests on PostgreSQL: MODELHUB_E2E_BACKEND=postgres pytest tests/e2e" >&2
-  MODELHUB_E2E_BACKEND=postgres MODELHUB_E2E_LARGE_MB=${MODELHUB_E2E_LARGE_MB:-64} \
+# The same suite on the scale-out backends: every hub the tests start keeps its metadata in a database
+# of its own on a PostgreSQL started by the tests (loopback) and, with +s3, its blobs under a prefix of
+# its own in a bucket of a MinIO started by the tests. Smaller files than the first pass: the sizes are
+# what the embedded pass measures; these passes check behaviour.
+scaleout_pass() {  # scaleout_pass BACKEND [pytest args]
+  local backend=$1
+  shift
+  echo "[test] black-box tests on $backend: MODELHUB_E2E_BACKEND=$backend pytest tests/e2e" >&2
+  MODELHUB_E2E_BACKEND=$backend MODELHUB_E2E_LARGE_MB=${MODELHUB_E2E_LARGE_MB:-64} \
     MODELHUB_E2E_CS_MB=${MODELHUB_E2E_CS_MB_SCALEOUT:-128} MODELHUB_E2E_XET_MB=${MODELHUB_E2E_XET_MB_SCALEOUT:-128} \
-    .venv/bin/python -m pytest tests/e2e -q -rsfE --ignore=tests/e2e/test_scaleout.py "$@" || status=1
+    .venv/bin/python -m pytest tests/e2e -q -rsfE --ignore=tests/e2e/test_scaleout.py "$@"
+}
+if [[ -z ${MODELHUB_SKIP_E2E:-} && -z ${MODELHUB_SKIP_E2E_SCALEOUT:-} ]]; then
+  scaleout_pass postgres "$@" || status=1
+  scaleout_pass postgres+s3 "$@" || status=1
 fi
 
 if [[ -z ${MODELHUB_SKIP_FUZZ:-} ]]; then

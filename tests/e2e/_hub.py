@@ -82,6 +82,26 @@ class Hub:
     def repo_id(self, prefix: str, owner: str = "alice") -> str:
         return f"{owner}/{self.unique(prefix)}"
 
+    # -- the blob store, read and altered from outside the server (measurements, fault injection) --
+    @property
+    def blob_url(self) -> str:
+        """The hub's blob store: --blob-url if it was given, else what DATA/storage.conf records,
+        else the default DATA/blobs."""
+        args = list(self.extra_args)
+        if "--blob-url" in args:
+            return args[args.index("--blob-url") + 1]
+        conf = self.data_dir / "storage.conf"
+        if conf.exists():
+            for line in conf.read_text().splitlines():
+                key, _, value = line.partition("=")
+                if key.strip() == "blobs" and value.strip():
+                    return value.strip()
+        return f"file://{self.data_dir / 'blobs'}"
+
+    @property
+    def blobs(self) -> "BlobView":
+        return BlobView.open(self.blob_url)
+
     def log_text(self) -> str:
         try:
             return self.log_path.read_text(errors="replace")
@@ -174,19 +194,169 @@ def new_database() -> str:
     return base.rsplit("/", 1)[0] + "/" + name
 
 
+# MODELHUB_E2E_BACKEND=s3 (or postgres+s3): every hub keeps its blobs under a prefix of its own in one
+# bucket of one MinIO started for the session (scripts/s3-test-server.sh, loopback, run-time port). The
+# AWS_* credentials go into this process's environment, so every server and admin command inherits them.
+_S3: dict[str, str] = {}
+S3_BUCKET = "modelhub-e2e"
+
+
+def start_s3_server(state_dir: Path) -> dict[str, str]:
+    """Starts a MinIO in state_dir (removed with it when this process exits); returns its
+    MODELHUB_S3_ENDPOINT / AWS_* lines as a dict. Raises with MinIO's reason when it cannot."""
+    env = dict(os.environ, MODELHUB_S3_OWNER_PID=str(os.getpid()))
+    cp = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "s3-test-server.sh"), "start", str(state_dir)],
+                        capture_output=True, text=True, timeout=120, env=env)
+    if cp.returncode != 0:
+        raise RuntimeError(f"could not start MinIO (scripts/s3-test-server.sh exit {cp.returncode}; 3 = not "
+                           f"built, run scripts/install-deps.sh):\n{cp.stderr[-2000:]}")
+    out = {}
+    for line in cp.stdout.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def s3_server_control(state_dir: Path, action: str) -> None:
+    """stop | kill | restart the MinIO in state_dir."""
+    env = dict(os.environ, MODELHUB_S3_OWNER_PID=str(os.getpid()))
+    cp = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "s3-test-server.sh"), action, str(state_dir)],
+                        capture_output=True, text=True, timeout=120, env=env)
+    if cp.returncode != 0:
+        raise RuntimeError(f"s3-test-server.sh {action} failed ({cp.returncode}): {cp.stderr[-2000:]}")
+
+
+def _s3_session() -> dict[str, str]:
+    if "endpoint" not in _S3:
+        d = Path(tempfile.mkdtemp(prefix="modelhub-e2e-s3-"))
+        env = start_s3_server(d / "minio")
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
+            os.environ[k] = env[k]
+        _S3.update(dir=str(d), endpoint=env["MODELHUB_S3_ENDPOINT"])
+        s3_client(_S3["endpoint"]).create_bucket(Bucket=S3_BUCKET)
+    return _S3
+
+
+def new_bucket_prefix() -> str:
+    """--blob-url of a fresh, empty prefix in the session's bucket."""
+    s = _s3_session()
+    return f"s3://{S3_BUCKET}/hub-{uuid.uuid4().hex[:12]}?endpoint={s['endpoint']}"
+
+
+def s3_client(endpoint: str):
+    """boto3 (an independent S3 client, not our own) for looking at and altering what the server stored."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", endpoint_url=endpoint, region_name=os.environ.get("AWS_REGION", "us-east-1"),
+                        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+                        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}))
+
+
+class BlobView:
+    """A hub's blob store seen from outside: keys (as the server names them, e.g. xorbs/ab/…) and
+    sizes, read and overwrite. file:// folders and s3://bucket/prefix?endpoint=… URLs."""
+
+    def __init__(self, root: Path | None = None, client=None, bucket: str = "", prefix: str = ""):
+        self.root, self.client, self.bucket, self.prefix = root, client, bucket, prefix
+
+    @staticmethod
+    def open(url: str) -> "BlobView":
+        from urllib.parse import parse_qs, urlsplit
+
+        if url.startswith("file://"):
+            return BlobView(root=Path(url[len("file://"):]))
+        if url.startswith("s3://"):
+            u = urlsplit(url)
+            endpoint = parse_qs(u.query)["endpoint"][0]
+            prefix = u.path.strip("/")
+            return BlobView(client=s3_client(endpoint), bucket=u.netloc, prefix=prefix + "/" if prefix else "")
+        return BlobView(root=Path(url))
+
+    @property
+    def is_s3(self) -> bool:
+        return self.client is not None
+
+    def objects(self, under: str = "xorbs/") -> dict[str, int]:
+        """key -> size of every object whose key starts with `under`."""
+        out: dict[str, int] = {}
+        if self.root is not None:
+            base = self.root / under
+            if base.exists():
+                for dirpath, _, names in os.walk(base):
+                    for n in names:
+                        p = os.path.join(dirpath, n)
+                        try:
+                            out[os.path.relpath(p, self.root)] = os.stat(p).st_size
+                        except FileNotFoundError:  # collected while we walked
+                            pass
+            return out
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                            Prefix=self.prefix + under):
+            for o in page.get("Contents", []):
+                out[o["Key"][len(self.prefix):]] = o["Size"]
+        return out
+
+    def total(self, under: str = "xorbs/") -> int:
+        return sum(self.objects(under).values())
+
+    def read(self, key: str) -> bytes:
+        if self.root is not None:
+            return (self.root / key).read_bytes()
+        return self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
+
+    def write(self, key: str, data: bytes) -> None:
+        """Overwrites an object in place (fault injection: the server did not write this)."""
+        if self.root is not None:
+            with open(self.root / key, "r+b") as f:
+                f.write(data)
+                f.truncate()
+            return
+        self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
+
+    def flip_byte(self, key: str, offset: int, mask: int = 0x40) -> bytes:
+        """XORs one byte of an object; returns the original content (to restore with write)."""
+        orig = self.read(key)
+        raw = bytearray(orig)
+        raw[offset] ^= mask
+        self.write(key, bytes(raw))
+        return orig
+
+    def incomplete_multipart_uploads(self) -> list[str]:
+        """Keys of multipart uploads begun under this prefix and neither completed nor aborted (S3 only)."""
+        if self.root is not None:
+            return []
+        # The whole bucket, filtered here: MinIO lists uploads for a Prefix only when it is a whole key.
+        r = self.client.list_multipart_uploads(Bucket=self.bucket)
+        return [u["Key"][len(self.prefix):] for u in r.get("Uploads", []) if u["Key"].startswith(self.prefix)]
+
+
 def stop_backends() -> None:
     if "dir" in _PG:
         subprocess.run(["bash", str(REPO_ROOT / "scripts" / "pg-test-server.sh"), "stop", _PG["dir"]],
                        capture_output=True, timeout=60)
         _PG.clear()
+    if "dir" in _S3:
+        subprocess.run(["bash", str(REPO_ROOT / "scripts" / "s3-test-server.sh"), "stop", _S3["dir"] + "/minio"],
+                       capture_output=True, timeout=60)
+        import shutil
+
+        shutil.rmtree(_S3["dir"], ignore_errors=True)
+        _S3.clear()
 
 
 def backend_args() -> tuple[str, ...]:
-    if BACKEND == "embedded":
-        return ()
-    if BACKEND == "postgres":
-        return ("--metadata-url", new_database())
-    raise RuntimeError(f"MODELHUB_E2E_BACKEND={BACKEND!r}: expected embedded or postgres")
+    parts = set(BACKEND.split("+"))
+    if not parts <= {"embedded", "postgres", "s3"}:
+        raise RuntimeError(f"MODELHUB_E2E_BACKEND={BACKEND!r}: expected embedded, postgres, s3 or postgres+s3")
+    args: tuple[str, ...] = ()
+    if "postgres" in parts:
+        args += ("--metadata-url", new_database())
+    if "s3" in parts:
+        args += ("--blob-url", new_bucket_prefix())
+    return args
 
 
 def start_hub(tmp: Path, port: int | None = None, extra_args: tuple[str, ...] = ()) -> Hub:

@@ -233,11 +233,11 @@ def corpus(hub, api, bob_api, tmp_path_factory):
         if v.config is not None:
             ops.append(CommitOperationAdd("config.json", v.config))
             logical += len(v.config)
-        before = vc.stored_bytes(hub.data_dir)
+        before = hub.blobs.total()
         t1 = time.perf_counter()
         ci = client.create_commit(repo_id, ops, commit_message=f"variant {v.key}: {v.what}")
         secs = time.perf_counter() - t1
-        after = vc.stored_bytes(hub.data_dir)
+        after = hub.blobs.total()
         if info is not None:
             u = Uploaded(v.key, v.name, repo_id, MODEL_PATH, ci.oid, info.sha256, info.size, user, v.new_bytes,
                          probes=probes_of(local, info.size))
@@ -250,7 +250,7 @@ def corpus(hub, api, bob_api, tmp_path_factory):
         report(f"variant {v.key} ({v.name}: {v.what}): logical +{mib(logical)} MB, stored +{mib(u.stored_growth)} MB "
                f"(new content {human(v.new_bytes)}; generate {t_gen:.1f} s, upload {secs:.1f} s)")
     total_logical = sum(u.logical for u in out.values())
-    stored = vc.stored_bytes(hub.data_dir)
+    stored = hub.blobs.total()
     report(f"corpus total: logical {mib(total_logical)} MB, xorbs on disk {mib(stored)} MB "
            f"({100 * (1 - stored / total_logical):.1f}% saved)")
     return out
@@ -337,7 +337,7 @@ def test_stats_agree_with_the_corpus(hub, corpus):
     cp = admin_cmd(hub, "stats", "--json")
     assert cp.returncode == 0, f"admin stats failed ({cp.returncode}):\n{cp.stdout}\n{cp.stderr}"
     st = json.loads(cp.stdout)
-    disk = vc.stored_bytes(hub.data_dir)
+    disk = hub.blobs.total()
     report(f"stats: logical {mib(st['logicalBytes'])} MB (per repo summed {mib(st['logicalBytesPerRepo'])} MB), "
            f"stored {mib(st['storedBytes'])} MB, dedup ratio {st['dedupRatio']:.2f}; xorbs on disk {mib(disk)} MB")
     assert abs(st["storedBytes"] - disk) <= disk * 0.01 + MiB, (st["storedBytes"], disk)
@@ -425,13 +425,13 @@ def test_gc_during_concurrent_uploads(hub, api, corpus, tmp_path):
 def test_gc_after_repo_delete_frees_only_that_repos_bytes(hub, api, bob_api, corpus, tmp_path):
     need_admin(hub, "gc")
     gc(hub)
-    s0 = vc.stored_bytes(hub.data_dir)
+    s0 = hub.blobs.total()
 
     # bob's identical copy shares every chunk with alice's repo: deleting it frees nothing
     copy = corpus["a"]
     bob_api.delete_repo(copy.repo_id)
     gc(hub)
-    s1 = vc.stored_bytes(hub.data_dir)
+    s1 = hub.blobs.total()
     report(f"delete bob's identical copy + gc: stored {mib(s0)} -> {mib(s1)} MB")
     assert s0 - s1 <= MiB, f"deleting a repo whose chunks another repo uses freed {s0 - s1} bytes"
     base = corpus["base"]
@@ -442,10 +442,10 @@ def test_gc_after_repo_delete_frees_only_that_repos_bytes(hub, api, bob_api, cor
     api.create_repo(repo_id)
     info = vc.write_model(vc.base_model(max(8, CS_MB // 32), n_tensors=4, seed=777), tmp_path / "own.safetensors")
     api.upload_file(path_or_fileobj=str(info.path), path_in_repo=MODEL_PATH, repo_id=repo_id)
-    s2 = vc.stored_bytes(hub.data_dir)
+    s2 = hub.blobs.total()
     api.delete_repo(repo_id)
     gc(hub)
-    s3 = vc.stored_bytes(hub.data_dir)
+    s3 = hub.blobs.total()
     added, freed = s2 - s1, s2 - s3
     report(f"delete a repo with {mib(info.size)} MB of its own + gc: upload added {mib(added)} MB, gc freed "
            f"{mib(freed)} MB")
@@ -469,24 +469,19 @@ def corrupted(hub, api, tmp_path):
     api.create_repo(repo_id)
     seed = int.from_bytes(os.urandom(6), "little")  # content no other upload has
     info = vc.write_model(vc.base_model(8, n_tensors=4, seed=seed), tmp_path / "c.safetensors")
-    before = vc.xorb_files(hub.data_dir)
+    blobs = hub.blobs
+    before = blobs.objects("xorbs/")
     api.upload_file(path_or_fileobj=str(info.path), path_in_repo=path, repo_id=repo_id)
-    new = {p: s for p, s in vc.xorb_files(hub.data_dir).items() if p not in before}
-    assert new, "the upload of a new random file wrote no xorb under blobs/xorbs"
+    new = {k: s for k, s in blobs.objects("xorbs/").items() if k not in before}
+    assert new, f"the upload of a new random file wrote no xorb under xorbs/ in {hub.blob_url}"
     xorb, size = max(new.items(), key=lambda kv: kv[1])
     off = size // 3  # chunk data, far from the footer at the end
     assert off < size - 64 * 1024
-    with open(xorb, "r+b") as f:
-        f.seek(off)
-        orig = f.read(1)
-        f.seek(off)
-        f.write(bytes([orig[0] ^ 0x40]))
+    orig = blobs.flip_byte(xorb, off)
     try:
         yield repo_id, path, info
     finally:
-        with open(xorb, "r+b") as f:
-            f.seek(off)
-            f.write(orig)
+        blobs.write(xorb, orig)
 
 
 def test_corrupt_xorb_download_fails_loudly(hub, corrupted, tmp_path):

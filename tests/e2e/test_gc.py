@@ -27,9 +27,8 @@ def gc_hub(tmp_path_factory):
         h.stop()
 
 
-def _xorb_paths(h) -> list:
-    root = h.data_dir / "blobs" / "xorbs"
-    return sorted(p for p in root.rglob("*") if p.is_file())
+def _xorb_keys(h) -> list:
+    return sorted(h.blobs.objects("xorbs/"))
 
 
 def test_gc_fsck_stats_while_the_server_runs(gc_hub, tmp_path):
@@ -77,10 +76,8 @@ def test_gc_fsck_stats_while_the_server_runs(gc_hub, tmp_path):
     assert open(got, "rb").read() == only
 
     # A flipped byte in a stored xorb: fsck names the repo and path, exits 1.
-    victim = _xorb_paths(h)[0]
-    raw = bytearray(victim.read_bytes())
-    raw[100] ^= 0x01
-    victim.write_bytes(bytes(raw))
+    victim = _xorb_keys(h)[0]
+    h.blobs.flip_byte(victim, 100, 0x01)
     fsck = h.admin_run("fsck")
     assert fsck.returncode == 1, fsck.stdout + fsck.stderr
     assert "DAMAGED xorb" in fsck.stdout

@@ -1,12 +1,13 @@
 """Scale-out (docs/deploy.md): two `modelhub serve` processes on one data folder (git repositories,
-blobs, secret key) with the metadata in PostgreSQL, behind nginx round-robin. Any request may reach
+secret key) with the metadata in PostgreSQL and the blobs on S3 (MinIO), behind nginx round-robin. Any request may reach
 either process: Xet tokens, signed URLs and upload sessions issued by one are honoured by the other,
 and no acknowledged commit is ever lost. Faults: one process killed with SIGKILL mid-upload (the other
-serves, fsck stays clean); PostgreSQL restarted (clear retryable errors during the outage, recovery after).
+serves, fsck stays clean); PostgreSQL restarted (clear retryable errors during the outage, recovery after);
+the S3 server restarted mid-upload (the client's retry completes, no half-written object is visible).
 
 Knobs: MODELHUB_E2E_SCALEOUT_SECONDS  length of the commit storm (default 60).
-PostgreSQL comes from scripts/pg-test-server.sh (installed by scripts/install-deps.sh); nginx from
-Debian's nginx-light.
+PostgreSQL comes from scripts/pg-test-server.sh (installed by scripts/install-deps.sh), MinIO from
+scripts/s3-test-server.sh (built by scripts/install-minio.sh); nginx from Debian's nginx-light.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class Cluster:
         self.tmp = tmp
         self.data = tmp / "data"
         self.db = _hub.new_database()
+        self.blob_url = _hub.new_bucket_prefix()  # the object store the two processes share (MinIO)
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         binary = _hub._binary()
@@ -85,7 +87,7 @@ class Cluster:
             (tmp / name).mkdir(parents=True, exist_ok=True)
             self.nodes.append(Hub(endpoint=self.endpoint, port=p, data_dir=self.data, binary=binary,
                                   log_path=tmp / name / "server.log", tmp=tmp / name,
-                                  extra_args=("--metadata-url", self.db)))
+                                  extra_args=("--metadata-url", self.db, "--blob-url", self.blob_url)))
         self.nginx = None
 
     def start(self) -> None:
@@ -303,9 +305,10 @@ def test_postgres_restart_fails_clearly_then_recovers(cluster):
     assert "a.txt" in api.list_repo_files("sam/after-outage")
 
 
-def test_embedded_hub_migrates_to_postgres(tmp_path):
+@pytest.mark.parametrize("blobs_to", ["file", "s3"])
+def test_embedded_hub_migrates_to_postgres(tmp_path, blobs_to):
     """`modelhub admin migrate`: an embedded hub (SQLite + local blobs) moved to PostgreSQL and to another
-    blob location keeps its users, tokens, repos (private ones too), history and files."""
+    blob location (a folder, or S3) keeps its users, tokens, repos (private ones too), history and files."""
     binary = _hub._binary()
     port = free_port()
     h = Hub(endpoint=f"http://127.0.0.1:{port}", port=port, data_dir=tmp_path / "data", binary=binary,
@@ -328,8 +331,8 @@ def test_embedded_hub_migrates_to_postgres(tmp_path):
     finally:
         h.stop()
     db = _hub.new_database()
-    moved = tmp_path / "blobs-moved"
-    cp = h.admin_run("migrate", "--metadata-url", db, "--blob-url", f"file://{moved}")
+    moved = f"file://{tmp_path / 'blobs-moved'}" if blobs_to == "file" else _hub.new_bucket_prefix()
+    cp = h.admin_run("migrate", "--metadata-url", db, "--blob-url", moved)
     assert cp.returncode == 0, cp.stdout + cp.stderr
     assert "metadata rows copied" in cp.stderr and "blobs" in cp.stderr, cp.stderr
     assert not (h.data_dir / "modelhub.db").exists() and (h.data_dir / "modelhub.db.migrated").exists()
@@ -349,9 +352,91 @@ def test_embedded_hub_migrates_to_postgres(tmp_path):
         api.upload_file(path_or_fileobj=os.urandom(1 << 20), path_in_repo="n.bin", repo_id="mia/after")
         fsck = h.admin_run("fsck")
         assert fsck.returncode == 0, fsck.stdout + fsck.stderr
-        assert any(moved.rglob("*")), "blobs were not copied to the new location"
+        assert _hub.BlobView.open(moved).objects(""), "blobs were not copied to the new location"
         # The migrated folder refuses to be migrated again.
         again = h.admin_run("migrate", "--metadata-url", db)
         assert again.returncode != 0 and "already keeps its metadata" in again.stderr, again.stderr
     finally:
         h.stop()
+
+
+# ---- the S3 server restarted mid-upload ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def s3_fault_hub(tmp_path_factory):
+    """A hub on PostgreSQL + a MinIO of its own (restarted by the tests), with the server's S3 retries cut
+    to 2 attempts so that an outage reaches the client instead of being ridden out by the server."""
+    tmp = tmp_path_factory.mktemp("s3-fault")
+    minio = tmp / "minio"
+    env = _hub.start_s3_server(minio)
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
+        os.environ[k] = env[k]
+    endpoint = env["MODELHUB_S3_ENDPOINT"]
+    _hub.s3_client(endpoint).create_bucket(Bucket="faults")
+    port = free_port()
+    h = Hub(endpoint=f"http://127.0.0.1:{port}", port=port, data_dir=tmp / "data", binary=_hub._binary(),
+            log_path=tmp / "server.log", tmp=tmp,
+            extra_args=("--metadata-url", _hub.new_database(),
+                        "--blob-url", f"s3://faults/hub?endpoint={endpoint}&max_attempts=2"))
+    h.start()
+    try:
+        h.create_user("sue", admin=True)
+        yield h, h.create_token("sue", "write", "sue"), minio
+    finally:
+        h.stop()
+        subprocess.run(["bash", str(_hub.REPO_ROOT / "scripts" / "s3-test-server.sh"), "stop", str(minio)],
+                       capture_output=True, timeout=60)
+
+
+def _upload_failures_in_log(h: Hub) -> list[str]:
+    """Access-log lines of upload requests (xorbs, LFS objects and parts) the server answered with 5xx."""
+    return [ln for ln in h.log_text().splitlines()
+            if '" 50' in ln and any(k in ln for k in ("/xorbs/", "/xorb/", "lfs"))]
+
+
+def test_s3_restarted_mid_upload_client_retry_completes(s3_fault_hub, transfer, tmp_path):
+    """MinIO is SIGKILLed while the server is writing a xorb to it (a multipart upload is in progress) and
+    started again a moment later. The server fails that request (its own two attempts are spent), the
+    client retries, the upload completes and reads back intact; every stored object is whole (fsck
+    verifies each xorb object, recorded or not)."""
+    h, token, minio = s3_fault_hub
+    api = HfApi(endpoint=h.endpoint, token=token)
+    repo = f"sue/{Hub.unique('s3-restart-' + transfer)}"
+    api.create_repo(repo)
+    data = os.urandom(160 << 20)  # a few 64 MiB xorbs, each written to S3 in 8 MiB parts
+    (tmp_path / "w.bin").write_bytes(data)
+    blobs = h.blobs
+    failures_before = len(_upload_failures_in_log(h))
+    restarted: list[float] = []
+    stop = threading.Event()
+
+    def restart_when_writing() -> None:
+        deadline = time.monotonic() + 120
+        while not stop.is_set() and time.monotonic() < deadline:
+            if blobs.incomplete_multipart_uploads():  # the server is writing a xorb right now
+                _hub.s3_server_control(minio, "kill")
+                restarted.append(time.monotonic())
+                time.sleep(1.0)
+                _hub.s3_server_control(minio, "start")
+                return
+            time.sleep(0.02)
+
+    t = threading.Thread(target=restart_when_writing)
+    t.start()
+    try:
+        t0 = time.monotonic()
+        api.upload_file(path_or_fileobj=str(tmp_path / "w.bin"), path_in_repo="w.bin", repo_id=repo)
+        secs = time.monotonic() - t0
+    finally:
+        stop.set()
+        t.join(timeout=120)
+    assert restarted, "no S3 multipart upload was seen in progress: the fault was never injected"
+    failed = _upload_failures_in_log(h)[failures_before:]
+    report(f"S3 restarted mid-upload ({transfer}): upload of {len(data) >> 20} MiB completed in {secs:.1f} s "
+           f"after {len(failed)} failed upload request(s) the client retried")
+    assert failed, "the outage never reached the client (no 5xx on an upload request): nothing was retried"
+    got = requests.get(f"{h.endpoint}/{repo}/resolve/main/w.bin", headers={"Authorization": f"Bearer {token}"},
+                       timeout=300)
+    assert got.status_code == 200 and sha256_bytes(got.content) == sha256_bytes(data)
+    fsck = h.admin_run("fsck")
+    assert fsck.returncode == 0, fsck.stdout + fsck.stderr
+    assert "DAMAGED" not in fsck.stdout and "MISSING" not in fsck.stdout, fsck.stdout

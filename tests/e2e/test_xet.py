@@ -35,8 +35,8 @@ def report(line: str) -> None:
 
 
 def xorb_disk_bytes(hub) -> int:
-    root = hub.data_dir / "blobs" / "xorbs"
-    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    """Bytes of every xorb in the hub's blob store (DATA/blobs or its S3 prefix)."""
+    return hub.blobs.total("xorbs/")
 
 
 def write_random(path: Path, size: int, seed: int) -> None:

@@ -110,6 +110,16 @@ Result<FsckReport> RunFsck(const HubStorage& hub, const FsckOptions& o) {
   for (const auto& [hex, size] : orphans) {
     ++r.orphans;
     r.orphan_bytes += size;
+    // Verified too: the chunk store adopts an existing object instead of writing it again when the
+    // same content is uploaded later, so a damaged orphan would become a damaged recorded xorb.
+    auto hash = xet::XetHash::FromHex(hex);
+    Status v = chunks->VerifyStoredXorb(*hash);
+    if (!v.ok() && !v.IsNotFound()) {  // NotFound: collected while we looked
+      add(true, "DAMAGED xorb " + hex,
+          "stored but not recorded, and " + (v.code() == Code::kCorruption ? LocateDamage(chunks, *hash, v) : v.message()));
+      continue;
+    }
+    r.xorb_bytes_checked += v.ok() ? size : 0;
     add(false, "ORPHAN xorb " + hex,
         fmt::format("stored ({}) but not recorded; not an error, gc removes it after the grace period",
                     HumanBytes(size)));

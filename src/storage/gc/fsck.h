@@ -4,8 +4,9 @@
 //
 // 1. Every recorded xorb is read whole and verified (ChunkStore::VerifyStoredXorb:
 //    parse, decompress, chunk hashes, xorb hash, footer). Damaged or missing: error.
-// 2. Stored xorb objects nobody recorded are listed (orphans: not errors; GC
-//    removes them).
+// 2. Stored xorb objects nobody recorded are verified the same way and listed
+//    (orphans: not errors, GC removes them; damaged ones are errors, since an
+//    upload of the same content would adopt the object).
 // 3. Every LFS pointer reachable from any ref (ReachabilityWalk): its file must
 //    be recorded, its terms parse and add up to its size, and every xorb they
 //    name must be recorded, healthy and hold the chunks named.

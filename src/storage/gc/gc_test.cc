@@ -20,6 +20,8 @@
 #include "repo/git_repo.h"
 #include "repo/path_rules.h"
 #include "server/data_dir.h"
+#include "storage/cas/format/xorb.h"
+#include "storage/cas/xet/hashes.h"
 #include "storage/gc/fsck.h"
 #include "storage/gc/gc.h"
 #include "storage/gc/gc_lock.h"
@@ -474,19 +476,36 @@ TEST_F(GcTest, FsckFindsAFlippedByteAndNamesWhatItAffects) {
   EXPECT_NE(text.find("(and 1 more)"), std::string::npos) << text;
   EXPECT_NE(text.find("1 error"), std::string::npos) << text;
 
-  // A missing object is an error too; an unrecorded one is only reported.
+  // A missing object is an error too; an unrecorded healthy one is only reported, an unrecorded
+  // damaged one is an error (an upload of the same content would adopt it).
   ASSERT_TRUE(chunks()->blobs()->Delete(ChunkStore::XorbKey(*xet::XetHash::FromHex(xorb))).ok());
-  xet::XetHash fake = *xet::XetHash::FromHex(Sha256Hex("orphan"));
-  auto w = chunks()->blobs()->NewWriter(ChunkStore::XorbKey(fake));
-  ASSERT_TRUE((*w)->Write("junk", 4).ok());
-  ASSERT_TRUE((*w)->Commit().ok());
+  auto put = [&](const xet::XetHash& h, const std::string& bytes) {
+    auto w = chunks()->blobs()->NewWriter(ChunkStore::XorbKey(h));
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Write(bytes.data(), bytes.size()).ok());
+    ASSERT_TRUE((*w)->Commit().ok());
+  };
+  xet::XorbWriter healthy;
+  std::string chunk = RandomData(5000, 18);
+  ASSERT_TRUE(healthy.Append(chunk, xet::ChunkHash(chunk)).ok());
+  xet::XetHash healthy_hash = xet::XorbHash(healthy.ChunkHashesAndSizes());
+  put(healthy_hash, healthy.SerializeWithFooter(healthy_hash));
   r = RunFsck(hub_, {});
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->errors(), 1);
+  EXPECT_EQ(r->errors(), 1) << FormatFsckReport(*r, false);
   EXPECT_EQ(r->problems[0].what, "MISSING xorb " + xorb);
   EXPECT_EQ(r->orphans, 1);
-  EXPECT_EQ(r->problems.back().what, "ORPHAN xorb " + fake.ToHex());
+  EXPECT_EQ(r->problems.back().what, "ORPHAN xorb " + healthy_hash.ToHex());
   EXPECT_FALSE(r->problems.back().error);
+  xet::XetHash fake = *xet::XetHash::FromHex(Sha256Hex("orphan"));
+  put(fake, "junk");
+  r = RunFsck(hub_, {});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->errors(), 2) << FormatFsckReport(*r, false);
+  EXPECT_NE(FormatFsckReport(*r, false).find("DAMAGED xorb " + fake.ToHex() + ": stored but not recorded, and "),
+            std::string::npos)
+      << FormatFsckReport(*r, false);
+  ASSERT_TRUE(chunks()->blobs()->Delete(ChunkStore::XorbKey(fake)).ok());
   // A pointer to content that was never stored.
   ASSERT_TRUE(Git(a)->Commit("main", std::nullopt,
                              {FileOp{FileOp::Kind::kUpsert, "ghost.bin", FormatLfsPointer(Sha256Hex("ghost"), 5), {}}},
