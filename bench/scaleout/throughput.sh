@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Scale-out throughput: 4 clients uploading then downloading 4 files at once (huggingface_hub, LFS path:
-# the server chunks, hashes and stores; downloads rebuilt by the server) against
-#   A  the embedded default (SQLite, one process),
-#   B  metadata in PostgreSQL, one process,
-#   C  metadata in PostgreSQL, two processes on one data folder behind nginx round-robin.
-# Prints aggregate MB/s and the ratios B/A (scale-out vs embedded) and C/B (two processes vs one).
-# On this 2-core machine the clients, nginx, PostgreSQL and the servers share the same cores: C/B shows
-# the cost of the extra hop more than any gain; a multi-core or multi-node run is what C is for.
-#   size per file: 256 MiB (BENCH_QUICK=1: 64), SCALE_SIZE_MIB overrides; SCALE_FILES (4)
+# Scale-out throughput: 4 clients uploading then downloading 4 files at once (huggingface_hub 1.x with
+# hf_xet: "xet" = the client's default, Xet CAS; "lfs" = HF_HUB_DISABLE_XET=1, the server chunks) against
+#   A  the embedded default (SQLite + DATA/blobs, one process),
+#   B  metadata in PostgreSQL, blobs in DATA/blobs, one process,
+#   S  the scale-out backends: metadata in PostgreSQL, blobs on S3 (a local MinIO), one process,
+#   C  the same, two processes behind nginx round-robin.
+# Prints aggregate MB/s per configuration and path, and the ratios S/A (scale-out vs embedded),
+# C/S (two processes vs one), B/A (what PostgreSQL costs) and S/B (what S3 costs).
+# On this 2-core machine the clients, nginx, PostgreSQL, MinIO and the servers share the same cores:
+# C/S shows the cost of the extra hop more than any gain; a multi-core or multi-node run is what C is for.
+#   size per file: 256 MiB (BENCH_QUICK=1: 64), SCALE_SIZE_MIB overrides; SCALE_FILES (4);
+#   SCALE_PATHS ("xet lfs")
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 bench_init curl nginx openssl psql
 
@@ -18,7 +21,8 @@ bench_header
 
 PG_DIR="$(mktemp -d /tmp/modelhub-bench-pg.XXXXXX)"  # directly under /tmp: the server runs as another user
 PG_URL="$(bash "$BENCH_ROOT/scripts/pg-test-server.sh" start "$PG_DIR" $$)" || die "PostgreSQL did not start"
-trap 'bash "$BENCH_ROOT/scripts/pg-test-server.sh" stop "$PG_DIR" >/dev/null 2>&1 || true; rm -rf "$PG_DIR"; bench_cleanup' EXIT
+trap 'bash "$BENCH_ROOT/scripts/pg-test-server.sh" stop "$PG_DIR" >/dev/null 2>&1 || true; rm -rf "$PG_DIR"
+  bash "$BENCH_ROOT/scripts/s3-test-server.sh" stop "$BENCH_WORK/minio" >/dev/null 2>&1 || true; bench_cleanup' EXIT
 new_db() { local n="bench_$RANDOM$RANDOM"; psql "$PG_URL" -qc "CREATE DATABASE $n" >/dev/null && echo "${PG_URL%/*}/$n"; }
 
 BIN="$BENCH_WORK/modelhub"; cp "${MODELHUB_BIN:-$BENCH_ROOT/build/bin/modelhub}" "$BIN"
@@ -35,36 +39,64 @@ token_for() {  # token_for DATA
   "$BIN" admin --data "$1" token create bench --role write --name bench 2>/dev/null | tail -n 1
 }
 
-log "generating $NFILES files of $SIZE_MIB MiB"
-FILES=()
-for ((i = 0; i < NFILES; i++)); do
-  f="$BENCH_WORK/src/f$i.bin"; mkdir -p "${f%/*}"
-  { openssl enc -aes-128-ctr -nosalt -K "$(openssl rand -hex 16)" -iv "$(openssl rand -hex 16)" </dev/zero 2>/dev/null || true; } |
-    head -c "$BYTES" >"$f"
-  FILES+=("$f")
+PATHS=(${SCALE_PATHS:-xet lfs})
+# One set of files per path: the second path would otherwise find every chunk already stored.
+declare -A FILES
+for path in "${PATHS[@]}"; do
+  log "generating $NFILES files of $SIZE_MIB MiB for the $path path"
+  list=()
+  for ((i = 0; i < NFILES; i++)); do
+    f="$BENCH_WORK/src-$path/f$i.bin"; mkdir -p "${f%/*}"
+    { openssl enc -aes-128-ctr -nosalt -K "$(openssl rand -hex 16)" -iv "$(openssl rand -hex 16)" </dev/zero 2>/dev/null || true; } |
+      head -c "$BYTES" >"$f"
+    list+=("$f")
+  done
+  FILES[$path]="${list[*]}"
 done
 
-run() {  # run NAME ENDPOINT TOKEN: prints "up_mbps down_mbps"
-  local out
-  out="$(HF_HUB_DISABLE_XET=1 HF_HOME="$BENCH_WORK/home-$1" HF_HUB_DISABLE_PROGRESS_BARS=1 HF_HUB_DISABLE_TELEMETRY=1 \
-    NO_PROXY=127.0.0.1 no_proxy=127.0.0.1 "$BENCH_PY" "$BENCH_SRC/scaleout/parallel.py" "$2" "$3" "bench/$1" "${FILES[@]}")" ||
-    die "$1: clients failed"
+run() {  # run NAME PATH ENDPOINT TOKEN: prints "up_mbps down_mbps"
+  local out xet=()
+  [[ $2 == lfs ]] && xet=(HF_HUB_DISABLE_XET=1)
+  # shellcheck disable=SC2086 # FILES holds space-separated paths without spaces
+  out="$(env "${xet[@]}" HF_HOME="$BENCH_WORK/home-$1-$2" HF_HUB_DISABLE_PROGRESS_BARS=1 HF_HUB_DISABLE_TELEMETRY=1 \
+    NO_PROXY=127.0.0.1 no_proxy=127.0.0.1 "$BENCH_PY" "$BENCH_SRC/scaleout/parallel.py" "$3" "$4" "bench/$1-$2" ${FILES[$2]})" ||
+    die "$1 ($2): clients failed"
   read -r up down total <<<"$out"
   awk -v t="$total" -v u="$up" -v d="$down" 'BEGIN { printf "%.1f %.1f\n", t / u / 1e6, t / d / 1e6 }'
 }
+declare -A UP DOWN
+measure() {  # measure CONFIG ENDPOINT DATA: both paths against one running configuration
+  local token path
+  token="$(token_for "$3")"
+  for path in "${PATHS[@]}"; do
+    sync
+    read -r "UP[$1-$path]" "DOWN[$1-$path]" <<<"$(run "$1" "$path" "$2" "$token")"
+    log "$1 $path: upload ${UP[$1-$path]} MB/s, download ${DOWN[$1-$path]} MB/s"
+  done
+}
+
+# S3: one MinIO, a bucket prefix per configuration.
+S3_DIR="$BENCH_WORK/minio"
+S3_ENV="$(MODELHUB_S3_OWNER_PID=$$ bash "$BENCH_ROOT/scripts/s3-test-server.sh" start "$S3_DIR")" || die "MinIO did not start (scripts/install-minio.sh)"
+eval "$(grep -E '^(MODELHUB_S3_ENDPOINT|AWS_[A-Z_]+)=' <<<"$S3_ENV" | sed 's/^/export /')"
+ninja -C "$BENCH_ROOT/build" blob_bench >/dev/null
+"$BENCH_ROOT/build/src/storage/blob/blob_bench" "s3://bench?endpoint=$MODELHUB_S3_ENDPOINT" 1 --create-bucket >/dev/null ||
+  die "could not create the bucket"
+s3_url() { echo "s3://bench/$1?endpoint=$MODELHUB_S3_ENDPOINT"; }
 
 # A: embedded
 P=$(free_port); D="$BENCH_WORK/a"; mkdir -p "$D"; serve "$D" "$P" "http://127.0.0.1:$P"
-read -r A_UP A_DOWN <<<"$(run a "http://127.0.0.1:$P" "$(token_for "$D")")"
-log "A embedded: upload $A_UP MB/s, download $A_DOWN MB/s"
-# B: PostgreSQL, one process
+measure a "http://127.0.0.1:$P" "$D"
+# B: PostgreSQL, local blobs, one process
 P=$(free_port); D="$BENCH_WORK/b"; mkdir -p "$D"; serve "$D" "$P" "http://127.0.0.1:$P" --metadata-url "$(new_db)"
-read -r B_UP B_DOWN <<<"$(run b "http://127.0.0.1:$P" "$(token_for "$D")")"
-log "B postgres, 1 process: upload $B_UP MB/s, download $B_DOWN MB/s"
-# C: PostgreSQL, two processes behind nginx
+measure b "http://127.0.0.1:$P" "$D"
+# S: PostgreSQL + S3, one process
+P=$(free_port); D="$BENCH_WORK/s"; mkdir -p "$D"
+serve "$D" "$P" "http://127.0.0.1:$P" --metadata-url "$(new_db)" --blob-url "$(s3_url s)"
+measure s "http://127.0.0.1:$P" "$D"
+# C: PostgreSQL + S3, two processes behind nginx
 NP=$(free_port); P1=$(free_port); P2=$(free_port); D="$BENCH_WORK/c"; mkdir -p "$D" "$BENCH_WORK/ngx"
-DB="$(new_db)"
-serve "$D" "$P1" "http://127.0.0.1:$NP" --metadata-url "$DB"
+serve "$D" "$P1" "http://127.0.0.1:$NP" --metadata-url "$(new_db)" --blob-url "$(s3_url c)"
 serve "$D" "$P2" "http://127.0.0.1:$NP"
 cat >"$BENCH_WORK/ngx/nginx.conf" <<NGX
 worker_processes 2; daemon off; pid $BENCH_WORK/ngx/nginx.pid; error_log $BENCH_WORK/ngx/error.log;
@@ -79,12 +111,20 @@ nginx -c "$BENCH_WORK/ngx/nginx.conf" -p "$BENCH_WORK/ngx" &
 NGX_PID=$!
 bench_track_pid "$NGX_PID"
 wait_http "http://127.0.0.1:$NP/health" 20 "$NGX_PID" || die "nginx did not start"
-read -r C_UP C_DOWN <<<"$(run c "http://127.0.0.1:$NP" "$(token_for "$D")")"
-log "C postgres, 2 processes + nginx: upload $C_UP MB/s, download $C_DOWN MB/s"
+measure c "http://127.0.0.1:$NP" "$D"
 
-echo "Scale-out throughput, $NFILES concurrent clients x $SIZE_MIB MiB (LFS path), aggregate MB/s (10^6 B/s)"
-printf '  %-40s upload %7s  download %7s\n' "A embedded (SQLite, 1 process)" "$A_UP" "$A_DOWN" \
-  "B PostgreSQL, 1 process" "$B_UP" "$B_DOWN" "C PostgreSQL, 2 processes + nginx" "$C_UP" "$C_DOWN"
-echo "  ratio B/A (scale-out vs embedded): upload $(ratio "$B_UP" "$A_UP"), download $(ratio "$B_DOWN" "$A_DOWN")"
-echo "  ratio C/B (two processes vs one):  upload $(ratio "$C_UP" "$B_UP"), download $(ratio "$C_DOWN" "$B_DOWN")"
+echo "Scale-out throughput, $NFILES concurrent clients x $SIZE_MIB MiB, aggregate MB/s (10^6 B/s)"
+for path in "${PATHS[@]}"; do
+  echo " path $path:"
+  printf '  %-48s upload %7s  download %7s\n' \
+    "A embedded (SQLite + folder, 1 process)" "${UP[a-$path]}" "${DOWN[a-$path]}" \
+    "B PostgreSQL + folder, 1 process" "${UP[b-$path]}" "${DOWN[b-$path]}" \
+    "S PostgreSQL + S3 (MinIO), 1 process" "${UP[s-$path]}" "${DOWN[s-$path]}" \
+    "C PostgreSQL + S3 (MinIO), 2 processes + nginx" "${UP[c-$path]}" "${DOWN[c-$path]}"
+  for r in "S/A scale-out vs embedded:s:a" "C/S two processes vs one:c:s" "B/A PostgreSQL's cost:b:a" "S/B S3's cost:s:b"; do
+    IFS=: read -r what x y <<<"$r"
+    printf '  ratio %-28s upload %s, download %s\n' "$what" "$(ratio "${UP[$x-$path]}" "${UP[$y-$path]}")" \
+      "$(ratio "${DOWN[$x-$path]}" "${DOWN[$y-$path]}")"
+  done
+done
 echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -47,7 +47,9 @@ Result<std::unique_ptr<MetadataStore>> OpenSqliteMetadataStore(const std::string
 Result<std::unique_ptr<MetadataStore>> OpenMetadataStore(const std::string& url_or_path) {
   auto starts = [&](std::string_view prefix) { return url_or_path.compare(0, prefix.size(), prefix) == 0; };
   if (starts("postgres://") || starts("postgresql://")) {
-    MH_ASSIGN_OR_RETURN(std::unique_ptr<PgMetadataStore> store, PgMetadataStore::Open(url_or_path));
+    PgStoreOptions options;
+    MH_ASSIGN_OR_RETURN(std::string url, TakePgStoreOptions(url_or_path, &options));
+    MH_ASSIGN_OR_RETURN(std::unique_ptr<PgMetadataStore> store, PgMetadataStore::Open(url, options));
     return std::unique_ptr<MetadataStore>(std::move(store));
   }
   std::string path = url_or_path;

@@ -39,6 +39,11 @@ struct PgStoreOptions {
   int max_attempts = 30;      // of a transaction that keeps losing serialization conflicts
 };
 
+// Takes modelhub's own settings out of a PostgreSQL URL's query ("...?sslmode=require&pool_size=16"):
+// pool_size (1..1000) and max_attempts (1..1000) go into *options, everything else stays for libpq.
+// InvalidArgument for a value that is not a number in range. URLs without them come back unchanged.
+Result<std::string> TakePgStoreOptions(const std::string& url, PgStoreOptions* options);
+
 class PgMetadataStore final : public MetadataStore {
  public:
   // The newest schema version this binary knows; version N has the same logical

@@ -97,6 +97,32 @@ class PgMetadataStoreTest : public testing::Test {
   std::string url_;
 };
 
+TEST(PgStoreOptionsTest, TakesOwnSettingsOutOfTheUrl) {
+  PgStoreOptions o;
+  MH_ASSERT_OK_AND_ASSIGN(std::string url, TakePgStoreOptions("postgres://u@h/db", &o));
+  EXPECT_EQ(url, "postgres://u@h/db");
+  EXPECT_EQ(o.pool_size, 8);
+  MH_ASSERT_OK_AND_ASSIGN(url, TakePgStoreOptions("postgres://u@h/db?sslmode=require&pool_size=16&connect_timeout=3", &o));
+  EXPECT_EQ(url, "postgres://u@h/db?sslmode=require&connect_timeout=3");
+  EXPECT_EQ(o.pool_size, 16);
+  MH_ASSERT_OK_AND_ASSIGN(url, TakePgStoreOptions("postgres://u@h/db?pool_size=2&max_attempts=5", &o));
+  EXPECT_EQ(url, "postgres://u@h/db");
+  EXPECT_EQ(o.pool_size, 2);
+  EXPECT_EQ(o.max_attempts, 5);
+  for (const char* bad : {"?pool_size=0", "?pool_size=", "?pool_size", "?pool_size=8x", "?max_attempts=1001",
+                          "?pool_size=-1"}) {
+    MH_EXPECT_CODE(TakePgStoreOptions(std::string("postgres://u@h/db") + bad, &o), kInvalidArgument);
+  }
+}
+
+TEST_F(PgMetadataStoreTest, PoolSizeFromTheUrl) {
+  MH_ASSERT_OK_AND_ASSIGN(auto store, OpenMetadataStore(url_ + (url_.find('?') == std::string::npos ? "?" : "&") +
+                                                        "pool_size=1"));
+  // One connection, used by one call at a time: still works for sequential calls.
+  MH_ASSERT_OK(store->CreateUser("pooled", false).status());
+  MH_ASSERT_OK(store->GetAccount("pooled").status());
+}
+
 TEST_F(PgMetadataStoreTest, SchemaIdentityAndVersion) {
   MH_ASSERT_OK_AND_ASSIGN(auto store, PgMetadataStore::Open(url_));
   RawPg raw(url_);
