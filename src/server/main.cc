@@ -274,6 +274,7 @@ int main(int argc, char** argv) {
   int64_t gc_grace_s = 86400;
   int64_t gc_lock_timeout_s = 600;
   int64_t gc_xorb_grace_s = 22LL * 24 * 3600;
+  int64_t gc_upload_grace_s = 86400;
   bool gc_dry_run = false;
   CLI::App* gc = admin->add_subcommand("gc", "Remove stored LFS content that no ref of any repository reaches");
   gc->add_option("--grace-seconds", gc_grace_s,
@@ -283,6 +284,10 @@ int main(int argc, char** argv) {
   gc->add_option("--xorb-grace-seconds", gc_xorb_grace_s,
                  "Keep unused xorbs recorded less than this long ago (default 1900800 = 22 days: Xet clients "
                  "reuse xorbs they uploaded for 21 days; the longer of this and --grace-seconds applies)")
+      ->check(CLI::NonNegativeNumber);
+  gc->add_option("--upload-grace-seconds", gc_upload_grace_s,
+                 "Abort blob store uploads begun this long ago and never finished (default 86400: S3 multipart "
+                 "uploads and staged files of a killed process; must exceed the longest single upload)")
       ->check(CLI::NonNegativeNumber);
   gc->add_option("--lock-timeout-seconds", gc_lock_timeout_s,
                  "How long to wait for in-flight commits and pushes before giving up (default 600)");
@@ -368,13 +373,14 @@ int main(int argc, char** argv) {
     GcOptions go;
     go.grace_ms = gc_grace_s * 1000;
     go.xorb_grace_ms = gc_xorb_grace_s * 1000;
+    go.upload_grace_ms = gc_upload_grace_s * 1000;
     go.dry_run = gc_dry_run;
     go.lock_timeout_ms = gc_lock_timeout_s * 1000;
     go.progress = progress;
     auto r = CollectGarbage(storage, go);
     if (!r.ok()) return Fail(r.status());
     std::cout << FormatGcReport(*r);
-    return r->delete_errors == 0 ? 0 : 1;
+    return r->delete_errors == 0 && r->stale_uploads_error.empty() ? 0 : 1;
   }
   if (fsck->parsed()) {
     FsckOptions fo;

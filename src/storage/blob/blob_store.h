@@ -10,6 +10,7 @@
 // Keys: [A-Za-z0-9._/-], no "..", no leading '/'; InvalidArgument otherwise.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -49,6 +50,14 @@ class BlobReader {
   virtual int64_t remaining() const = 0;
 };
 
+// Writes begun and never committed nor aborted (their process was killed, or the
+// S3 server died before the abort reached it), as CleanStaleUploads found them.
+struct StaleUploadStats {
+  int64_t found = 0;    // older than the cutoff
+  int64_t removed = 0;  // of them, discarded now (0 in a dry run)
+  int64_t failed = 0;   // of them, could not be discarded (the next run retries)
+};
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
@@ -60,12 +69,25 @@ class BlobStore {
   virtual Status Delete(const std::string& key) = 0;          // OK if missing
   // Calls fn for every key starting with prefix (unordered).
   virtual Status List(const std::string& prefix, const std::function<void(const std::string& key, int64_t size)>& fn) = 0;
+  // Discards the leftovers of writers begun more than older_than ago that were
+  // never committed nor aborted: staged files (local), incomplete multipart
+  // uploads under the store's prefix (S3). They are invisible to readers but
+  // take space. A writer still running for longer than older_than loses its
+  // upload (its Commit fails), so older_than must exceed the longest write.
+  // dry_run: only counts. Fails only if the leftovers cannot be listed; one
+  // that cannot be discarded is counted in failed. Default: nothing to clean.
+  virtual Result<StaleUploadStats> CleanStaleUploads(std::chrono::seconds older_than, bool dry_run) {
+    (void)older_than;
+    (void)dry_run;
+    return StaleUploadStats{};
+  }
 };
 
 bool IsValidBlobKey(const std::string& key);
 
 // Local filesystem backend rooted at dir. Objects are files dir/<key>; writers
-// stage in dir/.tmp and rename into place after fsync.
+// stage in dir/.tmp and rename into place after fsync. Opening removes staged
+// files untouched for 24 h (CleanStaleUploads: a crashed process's writes).
 Result<std::unique_ptr<BlobStore>> OpenLocalBlobStore(const std::string& dir);
 
 // Chooses the backend by URL: "s3://bucket[/prefix][?settings]" -> S3BlobStore

@@ -29,9 +29,12 @@
 #include "common/fs.h"
 #include "common/strings.h"
 #include "common/test_random.h"
+#include "common/time_util.h"
 #include "crypto/sha256.h"
 #include "storage/blob/s3_blob_store.h"
+#include "storage/blob/s3_client.h"
 #include "storage/blob/s3_test_server.h"
+#include "storage/blob/s3_xml.h"
 
 namespace modelhub {
 namespace {
@@ -223,6 +226,19 @@ TEST_P(BlobStoreConformance, ConcurrentWritersAndReaders) {
   EXPECT_EQ(ListAll(store_.get(), "c/").size(), 12u);
 }
 
+TEST_P(BlobStoreConformance, CleanStaleUploadsSparesYoungWritersAndObjects) {
+  ASSERT_TRUE(Put(store_.get(), "done", "abc").ok());
+  const std::string data = RandomData(6 << 20, 5);  // past the S3 test server's part size: a multipart upload
+  auto w = std::move(store_->NewWriter("writing")).value();
+  ASSERT_TRUE(w->Write(data.data(), data.size()).ok());
+  auto stats = store_->CleanStaleUploads(std::chrono::hours(1), /*dry_run=*/false);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->found, 0);
+  ASSERT_TRUE(w->Commit().ok());
+  EXPECT_EQ(*store_->Size("writing"), int64_t(data.size()));
+  EXPECT_EQ(ReadAll(store_.get(), "done"), "abc");
+}
+
 TEST_P(BlobStoreConformance, RejectsBadKeys) {
   for (std::string k : {"", "/abs", "a/../b", "a//b", "a b", ".tmp/x", "dir/"}) {
     EXPECT_EQ(store_->NewWriter(k).status().code(), Code::kInvalidArgument) << k;
@@ -256,6 +272,42 @@ TEST(LocalBlobStore, AbortCleansStagingAndReadsServeFiles) {
   auto fr = (*r)->FileRange();
   ASSERT_TRUE(fr.has_value());
   EXPECT_EQ(fr->second, 2);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(LocalBlobStore, CleanStaleUploadsRemovesOldStagedFilesOnly) {
+  auto dir = std::filesystem::temp_directory_path() / ("blobtest-" + RandomHex(6));
+  auto store = std::move(OpenLocalBlobStore(dir.string())).value();
+  auto writing = std::move(store->NewWriter("live/obj")).value();  // in progress: its staged file is fresh
+  ASSERT_TRUE(writing->Write("abc", 3).ok());
+  for (const char* name : {"old1", "old2"}) {
+    ASSERT_TRUE(WriteFileAtomic((dir / ".tmp" / name).string(), "x").ok());
+    std::filesystem::last_write_time(dir / ".tmp" / name,
+                                     std::filesystem::file_time_type::clock::now() - std::chrono::hours(25));
+  }
+  auto dry = store->CleanStaleUploads(std::chrono::hours(24), /*dry_run=*/true);
+  ASSERT_TRUE(dry.ok()) << dry.status().ToString();
+  EXPECT_EQ(dry->found, 2);
+  EXPECT_EQ(dry->removed, 0);
+  EXPECT_TRUE(std::filesystem::exists(dir / ".tmp" / "old1"));
+  auto none = store->CleanStaleUploads(std::chrono::hours(26), /*dry_run=*/false);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->found, 0);
+  auto real = store->CleanStaleUploads(std::chrono::hours(24), /*dry_run=*/false);
+  ASSERT_TRUE(real.ok());
+  EXPECT_EQ(real->found, 2);
+  EXPECT_EQ(real->removed, 2);
+  EXPECT_EQ(real->failed, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir / ".tmp" / "old1"));
+  ASSERT_TRUE(writing->Commit().ok());  // the young one was left alone
+  EXPECT_EQ(*store->Size("live/obj"), 3);
+
+  // Opening the store does the same with a day's grace.
+  ASSERT_TRUE(WriteFileAtomic((dir / ".tmp" / "old3").string(), "x").ok());
+  std::filesystem::last_write_time(dir / ".tmp" / "old3",
+                                   std::filesystem::file_time_type::clock::now() - std::chrono::hours(25));
+  ASSERT_TRUE(OpenLocalBlobStore(dir.string()).ok());
+  EXPECT_TRUE(std::filesystem::is_empty(dir / ".tmp"));
   std::filesystem::remove_all(dir);
 }
 
@@ -557,6 +609,70 @@ TEST(S3Retries, ObjectReplacedDuringResumeIsCorruptionNotASplice) {
   EXPECT_EQ(n.status().code(), Code::kCorruption) << n.status().ToString();
 }
 
+TEST(S3StaleUploads, PagesAreFollowedAndOnlyOldUploadsUnderThePrefixAreAborted) {
+  auto upload = [](const std::string& key, const std::string& id, const std::string& initiated) {
+    return "<Upload><Key>" + key + "</Key><UploadId>" + id + "</UploadId><Initiated>" + initiated +
+           "</Initiated></Upload>";
+  };
+  const std::string old_time = "2020-01-01T00:00:00.000Z";
+  const std::string young_time = IsoTimeMs(NowMs() - 60'000);
+  ScriptedHttpServer server({
+      Answer("200 OK", "",
+             "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated><NextKeyMarker>p/b</NextKeyMarker>"
+             "<NextUploadIdMarker>u2</NextUploadIdMarker>" +
+                 upload("p/a", "u1", old_time) + upload("p/b", "u2", young_time) + "</ListMultipartUploadsResult>"),
+      // A server that ignores the prefix: what is not under it is never touched.
+      Answer("200 OK", "",
+             "<ListMultipartUploadsResult><IsTruncated>false</IsTruncated>" + upload("p/c", "u3", old_time) +
+                 upload("pq/d", "u4", old_time) + upload("p", "u5", old_time) + "</ListMultipartUploadsResult>"),
+      Answer("204 No Content", "", ""),
+      S3ErrorAnswer("404 Not Found", "NoSuchUpload"),  // gone meanwhile: neither aborted nor failed
+  });
+  S3Options o = ScriptedOptions(server.endpoint());
+  o.prefix = "p";
+  o.list_page_size = 2;
+  auto store = std::move(OpenS3BlobStore(o)).value();
+  auto stats = store->CleanStaleUploads(std::chrono::hours(1), /*dry_run=*/false);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->found, 2);
+  EXPECT_EQ(stats->removed, 1);
+  EXPECT_EQ(stats->failed, 0);
+  auto heads = server.heads();
+  ASSERT_EQ(heads.size(), 4u);
+  EXPECT_EQ(heads[0].rfind("GET /bkt?encoding-type=url&max-uploads=2&prefix=p%2F&uploads= HTTP/1.1\r\n", 0), 0u)
+      << heads[0];
+  EXPECT_EQ(heads[1].rfind("GET /bkt?encoding-type=url&key-marker=p%2Fb&max-uploads=2&prefix=p%2F&upload-id-marker=u2"
+                           "&uploads= HTTP/1.1\r\n",
+                           0),
+            0u)
+      << heads[1];
+  EXPECT_EQ(heads[2].rfind("DELETE /bkt/p/a?uploadId=u1 HTTP/1.1\r\n", 0), 0u) << heads[2];
+  EXPECT_EQ(heads[3].rfind("DELETE /bkt/p/c?uploadId=u3 HTTP/1.1\r\n", 0), 0u) << heads[3];
+}
+
+TEST(S3StaleUploads, DryRunAbortsNothingAndBadListingsFail) {
+  ScriptedHttpServer server({
+      Answer("200 OK", "",
+             "<ListMultipartUploadsResult><Upload><Key>a</Key><UploadId>u1</UploadId>"
+             "<Initiated>2020-01-01T00:00:00Z</Initiated></Upload></ListMultipartUploadsResult>"),
+      Answer("200 OK", "",
+             "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated><NextKeyMarker>a</NextKeyMarker>"
+             "</ListMultipartUploadsResult>"),
+      Answer("200 OK", "",
+             "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated><NextKeyMarker>a</NextKeyMarker>"
+             "</ListMultipartUploadsResult>"),  // the same page again: the markers did not advance
+      S3ErrorAnswer("403 Forbidden", "AccessDenied"),
+  });
+  auto store = std::move(OpenS3BlobStore(ScriptedOptions(server.endpoint()))).value();
+  auto dry = store->CleanStaleUploads(std::chrono::seconds(0), /*dry_run=*/true);
+  ASSERT_TRUE(dry.ok()) << dry.status().ToString();
+  EXPECT_EQ(dry->found, 1);
+  EXPECT_EQ(dry->removed, 0);
+  EXPECT_EQ(server.heads().size(), 1u);
+  EXPECT_EQ(store->CleanStaleUploads(std::chrono::seconds(0), false).status().code(), Code::kCorruption);
+  EXPECT_EQ(store->CleanStaleUploads(std::chrono::seconds(0), false).status().code(), Code::kForbidden);
+}
+
 // ---- S3BlobStore against MinIO: faults -----------------------------------------------------------
 
 class S3Faults : public ::testing::Test {
@@ -573,6 +689,45 @@ class S3Faults : public ::testing::Test {
   void TearDown() override {
     // A test that failed half-way must not leave the shared server down.
     if (server_ && !server_->CreateBucket(kBucket).ok()) (void)server_->StartAgain();
+  }
+
+  // Uploads 12 MiB to key from a child process that is SIGKILLed mid-upload (a part sent, the
+  // next in flight): no Abort, no destructor, so the multipart upload stays behind.
+  static void KillUploaderMidUpload(const S3Options& options, const std::string& key) {
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      auto store = OpenS3BlobStore(options);
+      if (!store.ok()) ::_exit(2);
+      auto w = (*store)->NewWriter(key);
+      if (!w.ok()) ::_exit(2);
+      const std::string data = RandomData(12 << 20, 3);
+      if (!(*w)->Write(data.data(), data.size()).ok()) ::_exit(2);
+      ::raise(SIGKILL);
+      ::_exit(3);
+    }
+    int st = 0;
+    ASSERT_EQ(::waitpid(child, &st, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) << "child did not reach the kill: " << st;
+  }
+
+  // The upload ids of the in-progress multipart uploads of exactly this object name (the one
+  // form of ListMultipartUploads that AWS and MinIO answer alike).
+  std::vector<std::string> UploadsOf(const std::string& object) const {
+    S3Client client(options_);
+    S3Request req{"GET", "", {{"uploads", ""}, {"prefix", object}}, {}, {}};
+    auto resp = client.Call(req);
+    EXPECT_TRUE(resp.ok() && resp->status == 200) << (resp.ok() ? resp->body : resp.status().ToString());
+    if (!resp.ok()) return {};
+    auto page = ParseS3ListMultipartUploads(resp->body, /*url_encoded=*/false);
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    std::vector<std::string> ids;
+    if (page.ok()) {
+      for (const auto& u : page->uploads) {
+        if (u.key == object) ids.push_back(u.upload_id);
+      }
+    }
+    return ids;
   }
 
   S3TestServer* server_ = nullptr;
@@ -619,24 +774,44 @@ TEST_F(S3Faults, OutageLongerThanRetriesFailsCleanly) {
 }
 
 TEST_F(S3Faults, KilledUploaderLeavesNoVisibleObject) {
-  pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    // The uploading process dies mid-upload, without Abort or destructors.
-    auto store = OpenS3BlobStore(options_);
-    if (!store.ok()) ::_exit(2);
-    auto w = (*store)->NewWriter("killed/obj");
-    if (!w.ok()) ::_exit(2);
-    const std::string data = RandomData(12 << 20, 3);
-    if (!(*w)->Write(data.data(), data.size()).ok()) ::_exit(2);
-    ::raise(SIGKILL);
-    ::_exit(3);
-  }
-  int st = 0;
-  ASSERT_EQ(::waitpid(child, &st, 0), child);
-  ASSERT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) << "child did not reach the kill: " << st;
+  ASSERT_NO_FATAL_FAILURE(KillUploaderMidUpload(options_, "killed/obj"));
   EXPECT_TRUE(store_->Size("killed/obj").status().IsNotFound());
   EXPECT_TRUE(ListAll(store_.get(), "").empty());
+}
+
+TEST_F(S3Faults, StaleUploadsOfAKilledUploaderAreAbortedUnderThePrefixOnly) {
+  S3Options other = server_->Options(kBucket, "fault-" + RandomHex(6));  // the same bucket, another prefix
+  ASSERT_NO_FATAL_FAILURE(KillUploaderMidUpload(options_, "killed/obj"));
+  ASSERT_NO_FATAL_FAILURE(KillUploaderMidUpload(other, "killed/obj"));
+  const std::string mine = options_.prefix + "/killed/obj", theirs = other.prefix + "/killed/obj";
+  ASSERT_EQ(UploadsOf(mine).size(), 1u);
+  ASSERT_EQ(UploadsOf(theirs).size(), 1u);
+
+  auto young = store_->CleanStaleUploads(std::chrono::hours(1), /*dry_run=*/false);
+  ASSERT_TRUE(young.ok()) << young.status().ToString();
+  EXPECT_EQ(young->found, 0);
+  EXPECT_EQ(young->removed, 0);
+  EXPECT_EQ(UploadsOf(mine).size(), 1u);
+
+  auto dry = store_->CleanStaleUploads(std::chrono::seconds(0), /*dry_run=*/true);
+  ASSERT_TRUE(dry.ok()) << dry.status().ToString();
+  EXPECT_EQ(dry->found, 1);
+  EXPECT_EQ(dry->removed, 0);
+  EXPECT_EQ(UploadsOf(mine).size(), 1u);
+
+  auto stale = store_->CleanStaleUploads(std::chrono::seconds(0), /*dry_run=*/false);
+  ASSERT_TRUE(stale.ok()) << stale.status().ToString();
+  EXPECT_EQ(stale->found, 1);
+  EXPECT_EQ(stale->removed, 1);
+  EXPECT_EQ(stale->failed, 0);
+  EXPECT_TRUE(UploadsOf(mine).empty());
+  EXPECT_EQ(store_->CleanStaleUploads(std::chrono::seconds(0), /*dry_run=*/true)->found, 0);
+  EXPECT_EQ(UploadsOf(theirs).size(), 1u);  // not ours: untouched
+  EXPECT_TRUE(store_->Size("killed/obj").status().IsNotFound());
+
+  auto other_store = std::move(OpenS3BlobStore(other)).value();
+  EXPECT_EQ(other_store->CleanStaleUploads(std::chrono::seconds(0), /*dry_run=*/false)->removed, 1);
+  EXPECT_TRUE(UploadsOf(theirs).empty());
 }
 
 TEST_F(S3Faults, ReaderResumesAfterServerRestart) {

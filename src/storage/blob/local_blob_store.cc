@@ -162,6 +162,27 @@ class LocalBlobStore : public BlobStore {
     return Status::Ok();
   }
 
+  // Staged files are named at random and written by one writer each: one untouched
+  // for older_than was left by a process that died (a live writer keeps its mtime fresh).
+  Result<StaleUploadStats> CleanStaleUploads(std::chrono::seconds older_than, bool dry_run) override {
+    StaleUploadStats stats;
+    const std::string tmp = dir_ + "/.tmp";
+    std::error_code ec;
+    auto cutoff = std::filesystem::file_time_type::clock::now() - older_than;
+    for (auto it = std::filesystem::directory_iterator(tmp, ec); !ec && it != std::filesystem::directory_iterator();
+         it.increment(ec)) {
+      std::error_code fec;
+      auto mtime = it->last_write_time(fec);
+      if (fec || mtime >= cutoff) continue;  // gone meanwhile, or young
+      ++stats.found;
+      if (dry_run) continue;
+      std::filesystem::remove(it->path(), fec);  // already gone is fine too
+      ++(fec ? stats.failed : stats.removed);
+    }
+    if (ec) return Status::IOError("list " + tmp + ": " + ec.message());
+    return stats;
+  }
+
  private:
   std::string dir_;
 };
@@ -186,16 +207,12 @@ bool IsValidBlobKey(const std::string& key) {
 
 Result<std::unique_ptr<BlobStore>> OpenLocalBlobStore(const std::string& dir) {
   MH_RETURN_IF_ERROR(MakeDirs(dir + "/.tmp"));
+  auto store = std::make_unique<LocalBlobStore>(dir);
   // Staged writes left by a crashed process are garbage. Other live processes
   // (the server, an admin command) may be staging right now, so only files
-  // untouched for a day are removed.
-  std::error_code ec;
-  auto cutoff = std::filesystem::file_time_type::clock::now() - std::chrono::hours(24);
-  for (auto& e : std::filesystem::directory_iterator(dir + "/.tmp", ec)) {
-    std::error_code ec2;
-    if (e.last_write_time(ec2) < cutoff && !ec2) std::filesystem::remove(e.path(), ec2);
-  }
-  return std::unique_ptr<BlobStore>(std::make_unique<LocalBlobStore>(dir));
+  // untouched for a day are removed. Best effort: `admin gc` does it again and reports.
+  (void)store->CleanStaleUploads(std::chrono::hours(24), /*dry_run=*/false);
+  return std::unique_ptr<BlobStore>(std::move(store));
 }
 
 }  // namespace modelhub

@@ -6,6 +6,7 @@
 #include <future>
 
 #include "common/strings.h"
+#include "common/time_util.h"
 #include "storage/blob/s3_client.h"
 #include "storage/blob/s3_xml.h"
 
@@ -394,7 +395,70 @@ class S3BlobStore : public BlobStore {
     }
   }
 
+  Result<StaleUploadStats> CleanStaleUploads(std::chrono::seconds older_than, bool dry_run) override {
+    const int64_t cutoff_ms = NowMs() - std::chrono::duration_cast<std::chrono::milliseconds>(older_than).count();
+    // Listed whole before any abort, so the pages do not shift under the markers.
+    std::vector<S3ListedUpload> stale;
+    auto note = [&](S3ListedUpload u) {
+      if (u.initiated_ms < cutoff_ms) stale.push_back(std::move(u));
+    };
+    bool minio = false;
+    MH_RETURN_IF_ERROR(ListUploads(name_prefix_, &minio, note));
+    if (minio && !name_prefix_.empty()) {
+      // MinIO takes a prefix for one exact key, and without one lists the uploads it began
+      // since it last started (an in-memory table): ask without and keep what is ours. What
+      // it lost in a restart it expires itself (its api setting stale_uploads_expiry, 24 h).
+      MH_RETURN_IF_ERROR(ListUploads("", nullptr, note));
+    }
+    StaleUploadStats stats;
+    stats.found = int64_t(stale.size());
+    if (dry_run) return stats;
+    for (const S3ListedUpload& u : stale) {
+      S3Request req{"DELETE", u.key, {{"uploadId", u.upload_id}}, {}, {}};
+      auto resp = client_.Call(req);
+      if (resp.ok() && resp->status / 100 == 2) {
+        ++stats.removed;
+      } else if (!resp.ok() || resp->status != 404) {
+        ++stats.failed;
+      }  // 404 NoSuchUpload: completed or aborted meanwhile by someone else
+    }
+    return stats;
+  }
+
  private:
+  // Calls fn for every in-progress multipart upload of ours (key under the store's prefix)
+  // that ListMultipartUploads names for the request prefix, following key and upload-id
+  // markers. *minio: whether the server says it is MinIO (its Server header).
+  Status ListUploads(const std::string& prefix, bool* minio, const std::function<void(S3ListedUpload)>& fn) {
+    std::string key_marker, id_marker;
+    while (true) {
+      S3Request req{"GET",
+                    "",
+                    {{"uploads", ""},
+                     {"max-uploads", std::to_string(client_.options().list_page_size)},
+                     {"encoding-type", "url"}},
+                    {},
+                    {}};
+      if (!prefix.empty()) req.query.emplace_back("prefix", prefix);
+      if (!key_marker.empty()) req.query.emplace_back("key-marker", key_marker);
+      if (!id_marker.empty()) req.query.emplace_back("upload-id-marker", id_marker);
+      MH_ASSIGN_OR_RETURN(S3Response resp, client_.Call(req));
+      if (resp.status / 100 != 2) return S3Client::ErrorFor(req, resp);
+      if (minio) *minio = ToLower(resp.Header("server")).rfind("minio", 0) == 0;
+      MH_ASSIGN_OR_RETURN(S3UploadsPage page, ParseS3ListMultipartUploads(resp.body, /*url_encoded=*/true));
+      for (S3ListedUpload& u : page.uploads) {
+        // Never someone else's: a server that ignored the prefix (or lied) lists more.
+        if (u.key.rfind(name_prefix_, 0) == 0 && u.key.size() > name_prefix_.size()) fn(std::move(u));
+      }
+      if (!page.truncated) return Status::Ok();
+      if (page.next_key_marker == key_marker && page.next_upload_id_marker == id_marker) {
+        return Status::Corruption("S3 upload listing: the markers did not advance");
+      }
+      key_marker = std::move(page.next_key_marker);
+      id_marker = std::move(page.next_upload_id_marker);
+    }
+  }
+
   S3Client client_;
   std::string name_prefix_;
 };

@@ -8,8 +8,12 @@
 //              CompleteMultipartUpload: S3 makes the object visible atomically
 //              and durably when it answers 200. Abort, a failed Commit and the
 //              destructor of an uncommitted writer send AbortMultipartUpload;
-//              a process killed mid-upload leaves only invisible parts (expire
-//              them with a bucket lifecycle rule, docs/storage-backends.md).
+//              a process killed mid-upload (or a server down when the abort is
+//              sent) leaves only invisible parts.
+//   CleanStaleUploads  ListMultipartUploads under the prefix (key and upload-id
+//              markers), then AbortMultipartUpload for each one initiated
+//              before the cutoff (S3's Initiated against our clock). MinIO lists
+//              by exact key only: there the listing is unprefixed and filtered.
 //   Open       a ranged GET streamed through a bounded buffer; a connection
 //              lost mid-body resumes at the current offset (If-Match on the
 //              ETag, so a replaced object is never spliced). FileRange() is

@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "common/strings.h"
+#include "common/time_util.h"
 
 namespace modelhub {
 
@@ -233,6 +234,23 @@ Result<XmlElement> ParseRoot(std::string_view xml, std::string_view want) {
   return root;
 }
 
+// The <Key> of a listing entry, percent-decoded if the listing was asked for encoding-type=url.
+Result<std::string> ListedKey(const XmlElement& entry, bool url_encoded, std::string_view what) {
+  const XmlElement* key = entry.Child("Key");
+  if (!key || key->text.empty()) return Status::Corruption(std::string(what) + ": an entry without a Key");
+  if (!url_encoded) return key->text;
+  auto decoded = UrlDecode(key->text, /*form=*/true);
+  if (!decoded) return Status::Corruption(std::string(what) + ": a badly encoded Key");
+  return std::move(*decoded);
+}
+
+Result<bool> IsTruncated(const XmlElement& root, std::string_view what) {
+  std::string truncated = Trim(root.ChildText("IsTruncated"));
+  if (truncated == "true") return true;
+  if (!truncated.empty() && truncated != "false") return Status::Corruption(std::string(what) + ": bad IsTruncated");
+  return false;
+}
+
 }  // namespace
 
 const XmlElement* XmlElement::Child(std::string_view child_name) const {
@@ -255,29 +273,45 @@ Result<S3ListPage> ParseS3ListObjectsV2(std::string_view xml, bool url_encoded) 
   for (const auto& c : root.children) {
     if (c.name != "Contents") continue;
     S3ListedObject o;
-    const XmlElement* key = c.Child("Key");
-    if (!key || key->text.empty()) return Status::Corruption("S3 listing: an entry without a Key");
-    if (url_encoded) {
-      auto decoded = UrlDecode(key->text, /*form=*/true);
-      if (!decoded) return Status::Corruption("S3 listing: a badly encoded Key");
-      o.key = std::move(*decoded);
-    } else {
-      o.key = key->text;
-    }
+    MH_ASSIGN_OR_RETURN(o.key, ListedKey(c, url_encoded, "S3 listing"));
     auto size = ParseInt64(Trim(c.ChildText("Size")));
     if (!size || *size < 0) return Status::Corruption("S3 listing: bad Size for " + o.key);
     o.size = *size;
     page.objects.push_back(std::move(o));
   }
-  std::string truncated = Trim(root.ChildText("IsTruncated"));
-  if (truncated == "true") {
-    page.truncated = true;
-  } else if (!truncated.empty() && truncated != "false") {
-    return Status::Corruption("S3 listing: bad IsTruncated");
-  }
+  MH_ASSIGN_OR_RETURN(page.truncated, IsTruncated(root, "S3 listing"));
   page.next_token = root.ChildText("NextContinuationToken");
   if (page.truncated && page.next_token.empty()) {
     return Status::Corruption("S3 listing: truncated without a NextContinuationToken");
+  }
+  return page;
+}
+
+Result<S3UploadsPage> ParseS3ListMultipartUploads(std::string_view xml, bool url_encoded) {
+  constexpr const char* kWhat = "S3 upload listing";
+  MH_ASSIGN_OR_RETURN(XmlElement root, ParseRoot(xml, "ListMultipartUploadsResult"));
+  S3UploadsPage page;
+  for (const auto& c : root.children) {
+    if (c.name != "Upload") continue;
+    S3ListedUpload u;
+    MH_ASSIGN_OR_RETURN(u.key, ListedKey(c, url_encoded, kWhat));
+    u.upload_id = Trim(c.ChildText("UploadId"));
+    if (u.upload_id.empty()) return Status::Corruption(std::string(kWhat) + ": no UploadId for " + u.key);
+    auto initiated = ParseIsoTimeMs(Trim(c.ChildText("Initiated")));
+    if (!initiated) return Status::Corruption(std::string(kWhat) + ": bad Initiated for " + u.key);
+    u.initiated_ms = *initiated;
+    page.uploads.push_back(std::move(u));
+  }
+  MH_ASSIGN_OR_RETURN(page.truncated, IsTruncated(root, kWhat));
+  page.next_key_marker = root.ChildText("NextKeyMarker");
+  if (url_encoded && !page.next_key_marker.empty()) {
+    auto decoded = UrlDecode(page.next_key_marker, /*form=*/true);
+    if (!decoded) return Status::Corruption(std::string(kWhat) + ": a badly encoded NextKeyMarker");
+    page.next_key_marker = std::move(*decoded);
+  }
+  page.next_upload_id_marker = Trim(root.ChildText("NextUploadIdMarker"));
+  if (page.truncated && page.next_key_marker.empty()) {
+    return Status::Corruption(std::string(kWhat) + ": truncated without a NextKeyMarker");
   }
   return page;
 }

@@ -1,5 +1,5 @@
 // A small XML reader for S3 responses, and decoders for exactly the documents
-// S3BlobStore reads (ListObjectsV2, CreateMultipartUpload,
+// S3BlobStore reads (ListObjectsV2, ListMultipartUploads, CreateMultipartUpload,
 // CompleteMultipartUpload, Error).
 //
 // These bytes come from the network and are untrusted: the reader never
@@ -52,6 +52,27 @@ struct S3ListPage {
 // ListObjectsV2 result. url_encoded: the request asked for encoding-type=url,
 // so keys are percent-decoded.
 Result<S3ListPage> ParseS3ListObjectsV2(std::string_view xml, bool url_encoded);
+
+struct S3ListedUpload {
+  std::string key;
+  std::string upload_id;
+  int64_t initiated_ms = 0;  // Unix time in ms
+};
+
+struct S3UploadsPage {
+  std::vector<S3ListedUpload> uploads;
+  bool truncated = false;
+  // Where the next page starts (key-marker, upload-id-marker); the key is non-empty when truncated.
+  std::string next_key_marker;
+  std::string next_upload_id_marker;
+};
+
+// ListMultipartUploads result (in-progress multipart uploads). url_encoded: the
+// request asked for encoding-type=url, so keys and the key marker are
+// percent-decoded. An <Upload> without a Key or UploadId, or whose Initiated is
+// not an ISO 8601 UTC time, makes the whole page Corruption: an upload of
+// unknown age must never be taken for a stale one.
+Result<S3UploadsPage> ParseS3ListMultipartUploads(std::string_view xml, bool url_encoded);
 
 // CreateMultipartUpload result -> the UploadId.
 Result<std::string> ParseS3InitiateMultipartUpload(std::string_view xml);

@@ -76,6 +76,77 @@ TEST(S3Xml, ListObjectsV2RejectsWhatWouldMislead) {
   }
 }
 
+TEST(S3Xml, ListMultipartUploadsPage) {
+  // The shape AWS answers with encoding-type=url (MinIO's is the same, with empty markers).
+  const char* xml =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<ListMultipartUploadsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>b</Bucket>"
+      "<KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><NextKeyMarker>p/x+y</NextKeyMarker>"
+      "<NextUploadIdMarker>id-2</NextUploadIdMarker><EncodingType>url</EncodingType><Prefix>p/</Prefix>"
+      "<MaxUploads>2</MaxUploads><IsTruncated>true</IsTruncated>"
+      "<Upload><Key>p/a%20b</Key><UploadId>id-1</UploadId><Initiator><ID>x</ID><DisplayName>d</DisplayName>"
+      "</Initiator><Owner><ID>x</ID></Owner><StorageClass>STANDARD</StorageClass>"
+      "<Initiated>2026-07-14T04:23:58.085Z</Initiated></Upload>"
+      "<Upload><Key>p/x+y</Key><UploadId> id-2 </UploadId><Initiated>1970-01-01T00:00:01Z</Initiated></Upload>"
+      "<CommonPrefixes><Prefix>p/dir/</Prefix></CommonPrefixes></ListMultipartUploadsResult>";
+  auto page = ParseS3ListMultipartUploads(xml, true);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->uploads.size(), 2u);
+  EXPECT_EQ(page->uploads[0].key, "p/a b");
+  EXPECT_EQ(page->uploads[0].upload_id, "id-1");
+  EXPECT_EQ(page->uploads[0].initiated_ms, 1784003038085);
+  EXPECT_EQ(page->uploads[1].key, "p/x y");  // '+' is a space in the form encoding S3 uses
+  EXPECT_EQ(page->uploads[1].upload_id, "id-2");
+  EXPECT_EQ(page->uploads[1].initiated_ms, 1000);
+  EXPECT_TRUE(page->truncated);
+  EXPECT_EQ(page->next_key_marker, "p/x y");  // decoded like the keys
+  EXPECT_EQ(page->next_upload_id_marker, "id-2");
+
+  auto raw = ParseS3ListMultipartUploads(xml, false);  // no encoding asked: keys as they are
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ(raw->uploads[0].key, "p/a%20b");
+
+  auto last = ParseS3ListMultipartUploads(
+      "<ListMultipartUploadsResult><NextKeyMarker></NextKeyMarker><IsTruncated>false</IsTruncated>"
+      "</ListMultipartUploadsResult>",
+      true);
+  ASSERT_TRUE(last.ok());
+  EXPECT_FALSE(last->truncated);
+  EXPECT_TRUE(last->uploads.empty());
+}
+
+TEST(S3Xml, ListMultipartUploadsRejectsWhatWouldMislead) {
+  const std::string ok_upload = "<Upload><Key>k</Key><UploadId>u</UploadId><Initiated>2026-01-01T00:00:00Z</Initiated></Upload>";
+  for (const std::string& xml : std::vector<std::string>{
+           // Would loop forever, or restart the listing from the top.
+           "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated></ListMultipartUploadsResult>",
+           "<ListMultipartUploadsResult><IsTruncated>yes</IsTruncated><NextKeyMarker>k</NextKeyMarker>"
+           "</ListMultipartUploadsResult>",
+           "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated><NextKeyMarker>%zz</NextKeyMarker>"
+           "</ListMultipartUploadsResult>",
+           // Uploads that could not be aborted, or whose age is unknown.
+           "<ListMultipartUploadsResult><Upload><UploadId>u</UploadId><Initiated>2026-01-01T00:00:00Z</Initiated>"
+           "</Upload></ListMultipartUploadsResult>",
+           "<ListMultipartUploadsResult><Upload><Key>k</Key><Initiated>2026-01-01T00:00:00Z</Initiated></Upload>"
+           "</ListMultipartUploadsResult>",
+           "<ListMultipartUploadsResult><Upload><Key>k</Key><UploadId>u</UploadId></Upload></ListMultipartUploadsResult>",
+           "<ListMultipartUploadsResult><Upload><Key>k</Key><UploadId>u</UploadId><Initiated>yesterday</Initiated>"
+           "</Upload></ListMultipartUploadsResult>",
+           "<ListMultipartUploadsResult><Upload><Key>k</Key><UploadId>u</UploadId>"
+           "<Initiated>2026-01-01T00:00:00+02:00</Initiated></Upload></ListMultipartUploadsResult>",
+           "<ListMultipartUploadsResult><Upload><Key>%zz</Key><UploadId>u</UploadId>"
+           "<Initiated>2026-01-01T00:00:00Z</Initiated></Upload></ListMultipartUploadsResult>",
+           "<ListMultipartUploadsResult>" + ok_upload + "<Upload><Key>k2</Key><UploadId>u</UploadId>"
+           "<Initiated>bad</Initiated></Upload></ListMultipartUploadsResult>",
+           "<ListBucketResult>" + ok_upload + "</ListBucketResult>",
+           "<Error><Code>AccessDenied</Code></Error>",
+       }) {
+    EXPECT_FALSE(ParseS3ListMultipartUploads(xml, true).ok()) << xml;
+  }
+  EXPECT_TRUE(ParseS3ListMultipartUploads("<ListMultipartUploadsResult>" + ok_upload + "</ListMultipartUploadsResult>", true)
+                  .ok());
+}
+
 TEST(S3Xml, MultipartDocumentsAndErrors) {
   auto id = ParseS3InitiateMultipartUpload(
       "<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><UploadId>VXBsb2FkIElE</UploadId>"

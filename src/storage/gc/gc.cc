@@ -1,5 +1,7 @@
 #include "storage/gc/gc.h"
 
+#include <chrono>
+#include <functional>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -46,6 +48,30 @@ std::optional<std::string> SessionOfPartKey(const std::string& key) {
   return key.substr(kPrefix.size(), slash - kPrefix.size());
 }
 
+// Writes that were begun and never finished are no objects: nothing in the mark names them.
+void SweepStaleUploads(BlobStore* blobs, const GcOptions& o, GcReport* r,
+                       const std::function<void(const std::string&)>& say) {
+  auto grace = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::milliseconds(o.upload_grace_ms));
+  auto stale = blobs->CleanStaleUploads(grace, o.dry_run);
+  if (!stale.ok()) {
+    r->stale_uploads_error = stale.status().ToString();
+    say("gc: stale uploads: " + r->stale_uploads_error);
+    return;
+  }
+  r->stale_uploads_found = stale->found;
+  r->stale_uploads_removed = o.dry_run ? stale->found : stale->removed;
+  if (stale->failed > 0) {
+    r->delete_errors += stale->failed;
+    say(fmt::format("gc: {} stale uploads could not be aborted (the next run retries)", stale->failed));
+  }
+}
+
+// "24 h" for whole hours, else seconds.
+std::string DurationText(int64_t ms) {
+  if (ms > 0 && ms % 3'600'000 == 0) return fmt::format("{} h", ms / 3'600'000);
+  return fmt::format("{} s", ms / 1000);
+}
+
 }  // namespace
 
 Result<GcReport> CollectGarbage(const HubStorage& hub, const GcOptions& o) {
@@ -53,6 +79,7 @@ Result<GcReport> CollectGarbage(const HubStorage& hub, const GcOptions& o) {
   r.dry_run = o.dry_run;
   r.grace_ms = o.grace_ms;
   r.xorb_grace_ms = std::max(o.grace_ms, o.xorb_grace_ms);
+  r.upload_grace_ms = o.upload_grace_ms;
   auto say = [&](const std::string& m) {
     if (o.progress) o.progress(m);
   };
@@ -170,6 +197,7 @@ Result<GcReport> CollectGarbage(const HubStorage& hub, const GcOptions& o) {
       }
     }
     r.leftovers_finished = int64_t(leftovers.size());
+    SweepStaleUploads(blobs, o, &r, say);
     return r;
   }
 
@@ -264,6 +292,7 @@ Result<GcReport> CollectGarbage(const HubStorage& hub, const GcOptions& o) {
     ++r.parts_removed;
     r.part_bytes += size;
   }
+  SweepStaleUploads(blobs, o, &r, say);
   return r;
 }
 
@@ -288,6 +317,12 @@ std::string FormatGcReport(const GcReport& r) {
                      HumanBytes(r.orphan_bytes));
   out += fmt::format("upload sessions older than the grace period: {} {}; staged parts: {} {} ({})\n", verb,
                      r.sessions_removed, verb, r.parts_removed, HumanBytes(r.part_bytes));
+  if (!r.stale_uploads_error.empty()) {
+    out += fmt::format("stale uploads: not checked: {}\n", r.stale_uploads_error);
+  } else {
+    out += fmt::format("stale uploads: {} {} (older than {})\n", r.stale_uploads_removed,
+                       r.dry_run ? "would be aborted" : "aborted", DurationText(r.upload_grace_ms));
+  }
   if (r.leftovers_finished > 0) {
     out += fmt::format("deletions left by an earlier run: {} {}\n", r.dry_run ? "would finish" : "finished",
                        r.leftovers_finished);

@@ -7,7 +7,10 @@
 // Sweep: file rows that are not live go (with their LFS registry rows), then
 // xorbs that are not live (tombstone + chunk index rows, the object, the row),
 // then stored objects nobody recorded for at least grace_ms and staged
-// multipart parts of sessions that are gone or older than grace_ms.
+// multipart parts of sessions that are gone or older than grace_ms. Last, the
+// blob store's stale uploads (BlobStore::CleanStaleUploads: writes begun more
+// than upload_grace_ms ago and never finished, e.g. S3 multipart uploads of a
+// killed process) are discarded.
 //
 // Safe while the server runs; the argument is in docs/gc-fsck.md. In short:
 // nothing younger than the grace period is touched; the sweep holds the
@@ -40,6 +43,9 @@ struct GcOptions {
   // clients (hf_xet) reuse the xorbs they uploaded for 21 days from their local shard cache, and a
   // shard naming a deleted xorb can only be refused. The longer of the two periods applies to xorbs.
   int64_t xorb_grace_ms = 22LL * 24 * 3600 * 1000;
+  // Blob store writes begun this long ago and never committed nor aborted are discarded (on the
+  // real clock, not now_ms); it must exceed the longest single write.
+  int64_t upload_grace_ms = 24LL * 3600 * 1000;
   bool dry_run = false;     // mark and report; remove nothing, take no lock
   int64_t lock_timeout_ms = 10LL * 60 * 1000;  // waiting for in-flight commits/pushes; < 0: forever
   std::function<void(const std::string&)> progress;  // human-readable progress lines (stderr)
@@ -77,6 +83,12 @@ struct GcReport {
   int64_t leftovers_finished = 0;      // deletions an earlier GC left halfway
   int64_t kept_since_mark = 0;         // candidates a concurrent upload or commit saved
   int64_t delete_errors = 0;           // objects that could not be removed (next run retries)
+  // Blob store writes never finished (BlobStore::CleanStaleUploads); those that could not be
+  // discarded count in delete_errors.
+  int64_t upload_grace_ms = 0;
+  int64_t stale_uploads_found = 0;
+  int64_t stale_uploads_removed = 0;
+  std::string stale_uploads_error;     // non-empty: they could not be listed (GC itself succeeded)
 };
 
 Result<GcReport> CollectGarbage(const HubStorage& hub, const GcOptions& options);

@@ -372,6 +372,39 @@ TEST_F(GcTest, StaleUploadPartsOrphansAndLeftovers) {
   EXPECT_FALSE(XorbStored(fake.ToHex()));
 }
 
+TEST_F(GcTest, StaleBlobUploadsGoAfterTheUploadGracePeriod) {
+  // Staged writes of the local blob store: one a killed process left two days ago, one in progress.
+  const auto tmp = std::filesystem::path(root_) / "blobs" / ".tmp";
+  ASSERT_TRUE(std::filesystem::is_directory(tmp));
+  for (const char* name : {"crashed", "writing"}) ASSERT_TRUE(WriteFileAtomic((tmp / name).string(), "part").ok());
+  std::filesystem::last_write_time(tmp / "crashed", std::filesystem::file_time_type::clock::now() - std::chrono::hours(48));
+
+  auto r = Gc(0, /*dry_run=*/true);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->stale_uploads_found, 1);
+  EXPECT_NE(FormatGcReport(*r).find("\nstale uploads: 1 would be aborted (older than 24 h)\n"), std::string::npos)
+      << FormatGcReport(*r);
+  EXPECT_TRUE(std::filesystem::exists(tmp / "crashed"));
+
+  r = Gc(0);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->stale_uploads_removed, 1);
+  EXPECT_EQ(r->delete_errors, 0);
+  EXPECT_NE(FormatGcReport(*r).find("\nstale uploads: 1 aborted (older than 24 h)\n"), std::string::npos)
+      << FormatGcReport(*r);
+  EXPECT_FALSE(std::filesystem::exists(tmp / "crashed"));
+  EXPECT_TRUE(std::filesystem::exists(tmp / "writing"));
+
+  GcOptions o;
+  o.upload_grace_ms = 0;
+  o.lock_timeout_ms = 2000;
+  r = CollectGarbage(hub_, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_NE(FormatGcReport(*r).find("\nstale uploads: 1 aborted (older than 0 s)\n"), std::string::npos)
+      << FormatGcReport(*r);
+  EXPECT_FALSE(std::filesystem::exists(tmp / "writing"));
+}
+
 TEST_F(GcTest, SweepWaitsForWritersAndWritersWaitForTheSweep) {
   {
     auto shared = GcFence::Shared(root_);
