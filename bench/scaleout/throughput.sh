@@ -10,7 +10,7 @@
 # On this 2-core machine the clients, nginx, PostgreSQL, MinIO and the servers share the same cores:
 # C/S shows the cost of the extra hop more than any gain; a multi-core or multi-node run is what C is for.
 #   size per file: 256 MiB (BENCH_QUICK=1: 64), SCALE_SIZE_MIB overrides; SCALE_FILES (4);
-#   SCALE_PATHS ("xet lfs")
+#   SCALE_PATHS ("xet lfs"); SCALE_S3_SETTINGS appended to the S3 URLs (e.g. "&signed_payload=false")
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 bench_init curl nginx openssl psql
 
@@ -82,7 +82,7 @@ eval "$(grep -E '^(MODELHUB_S3_ENDPOINT|AWS_[A-Z_]+)=' <<<"$S3_ENV" | sed 's/^/e
 ninja -C "$BENCH_ROOT/build" blob_bench >/dev/null
 "$BENCH_ROOT/build/src/storage/blob/blob_bench" "s3://bench?endpoint=$MODELHUB_S3_ENDPOINT" 1 --create-bucket >/dev/null ||
   die "could not create the bucket"
-s3_url() { echo "s3://bench/$1?endpoint=$MODELHUB_S3_ENDPOINT"; }
+s3_url() { echo "s3://bench/$1?endpoint=$MODELHUB_S3_ENDPOINT${SCALE_S3_SETTINGS:-}"; }
 
 # A: embedded
 P=$(free_port); D="$BENCH_WORK/a"; mkdir -p "$D"; serve "$D" "$P" "http://127.0.0.1:$P"
