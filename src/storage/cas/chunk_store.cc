@@ -146,33 +146,58 @@ void ChunkIngest::AppendTerm(size_t slot, uint32_t index, uint32_t bytes) {
 }
 
 Status ChunkIngest::AddChunk() {
-  const uint32_t size = uint32_t(pending_.size());
   xet::XetHash hash = xet::ChunkHash(pending_.data(), pending_.size());
-  file_hash_.Add(xet::MerkleNode{hash, size});
-  auto local = open_chunks_.find(hash);
-  if (local != open_chunks_.end()) {
-    AppendTerm(open_slot_, local->second, size);
-    pending_.clear();
-    return Status::Ok();
-  }
-  MH_ASSIGN_OR_RETURN(auto found, store_->meta_->FindChunks({hash.ToHex()}));
-  if (found[0]) {
-    auto xorb = xet::XetHash::FromHex(found[0]->xorb_hash);
-    if (xorb.ok()) {
-      size_t slot = SlotFor(*xorb);
-      uint32_t index = uint32_t(found[0]->chunk_index);
-      AppendTerm(slot, index, size);
-      pending_.clear();
-      return Status::Ok();
+  file_hash_.Add(xet::MerkleNode{hash, pending_.size()});
+  batch_.push_back(CutChunk{hash, std::move(pending_)});
+  pending_ = std::string();
+  return batch_.size() >= kLookupBatch ? PlaceBatch() : Status::Ok();
+}
+
+Status ChunkIngest::PlaceBatch() {
+  if (batch_.empty()) return Status::Ok();
+  // Where each chunk of the batch already is in this file's xorbs (slot, index). Seeded with the
+  // open xorb's chunks; filled as chunks are appended. A slot keeps its number when its xorb is
+  // sealed, so these stay valid across a seal in the middle of the batch.
+  std::unordered_map<xet::XetHash, std::pair<size_t, uint32_t>> placed;
+  std::unordered_map<xet::XetHash, size_t> asked;  // chunk -> its position in the lookup
+  std::vector<std::string> lookup;
+  for (const CutChunk& c : batch_) {
+    if (auto local = open_chunks_.find(c.hash); local != open_chunks_.end()) {
+      placed.emplace(c.hash, std::pair(open_slot_, local->second));
+    } else if (asked.emplace(c.hash, lookup.size()).second) {
+      lookup.push_back(c.hash.ToHex());
     }
   }
-  if (!writer_->HasRoomFor(size) || writer_->raw_bytes() + size > kIngestXorbBytes) MH_RETURN_IF_ERROR(Seal());
-  uint32_t index = uint32_t(writer_->num_chunks());
-  MH_RETURN_IF_ERROR(writer_->Append(pending_, hash));
-  store_->counters_.new_chunk_bytes += size;
-  open_chunks_[hash] = index;
-  AppendTerm(open_slot_, index, size);
-  pending_.clear();
+  std::vector<std::optional<ChunkLocation>> found;
+  if (!lookup.empty()) {
+    MH_ASSIGN_OR_RETURN(found, store_->meta_->FindChunks(lookup));
+  }
+  if (found.size() != lookup.size()) return Status::Internal("chunk index answered a different number of chunks");
+  for (CutChunk& c : batch_) {
+    const uint32_t size = uint32_t(c.data.size());
+    if (auto p = placed.find(c.hash); p != placed.end()) {
+      AppendTerm(p->second.first, p->second.second, size);
+      continue;
+    }
+    if (auto q = asked.find(c.hash); q != asked.end() && found[q->second]) {
+      auto xorb = xet::XetHash::FromHex(found[q->second]->xorb_hash);
+      if (xorb.ok()) {
+        size_t slot = SlotFor(*xorb);
+        uint32_t index = uint32_t(found[q->second]->chunk_index);
+        placed.emplace(c.hash, std::pair(slot, index));
+        AppendTerm(slot, index, size);
+        continue;
+      }
+    }
+    if (!writer_->HasRoomFor(size) || writer_->raw_bytes() + size > kIngestXorbBytes) MH_RETURN_IF_ERROR(Seal());
+    uint32_t index = uint32_t(writer_->num_chunks());
+    MH_RETURN_IF_ERROR(writer_->Append(c.data, c.hash));
+    store_->counters_.new_chunk_bytes += size;
+    open_chunks_[c.hash] = index;
+    placed.emplace(c.hash, std::pair(open_slot_, index));
+    AppendTerm(open_slot_, index, size);
+  }
+  batch_.clear();
   return Status::Ok();
 }
 
@@ -227,6 +252,7 @@ Status ChunkIngest::Finish() {
     return Status::InvalidArgument(fmt::format("sha256 mismatch: declared {}, content hashes to {}", oid_, got));
   }
   if (chunker_.Finish() && !pending_.empty()) MH_RETURN_IF_ERROR(AddChunk());
+  MH_RETURN_IF_ERROR(PlaceBatch());
   MH_RETURN_IF_ERROR(Seal());
   std::vector<FileTerm> terms;
   terms.reserve(terms_.size());

@@ -115,7 +115,10 @@ class ChunkIngest {
     size_t slot;  // index into slots_ (a xorb whose hash may not be known yet)
     uint32_t start, end, bytes;
   };
+  // A chunk is cut: hashed now, placed (found in the index or appended to the open xorb) when its
+  // batch is full, so the index is asked once per kLookupBatch chunks instead of once per chunk.
   Status AddChunk();
+  Status PlaceBatch();
   Status Seal();
   void AppendTerm(size_t slot, uint32_t index, uint32_t bytes);
   size_t SlotFor(const xet::XetHash& xorb);
@@ -127,6 +130,13 @@ class ChunkIngest {
   Sha256 sha_;
   xet::XetChunker chunker_;
   std::string pending_;  // bytes of the open chunk
+  struct CutChunk {
+    xet::XetHash hash;
+    std::string data;
+  };
+  // Cut chunks waiting for their index lookup (at most kLookupBatch, each <= 128 KiB).
+  static constexpr size_t kLookupBatch = 32;
+  std::vector<CutChunk> batch_;
   xet::MerkleBuilder file_hash_;  // streaming: memory does not grow with the file
   std::unique_ptr<xet::XorbWriter> writer_;
   std::vector<std::optional<xet::XetHash>> slots_;

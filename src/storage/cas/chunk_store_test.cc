@@ -137,6 +137,17 @@ TEST_P(ChunkStoreTest, RepeatedChunksInsideOneFile) {
   EXPECT_TRUE(*Get(Sha256Hex(data)) == data);
 }
 
+TEST_P(ChunkStoreTest, RepeatsAcrossSealedXorbsAreStoredOnce) {
+  // 20 MiB blocks: the ingest seals a xorb every 16 MiB, in the middle of the lookup batches, so a
+  // repeat is found in the open xorb, in one sealed during the same batch, or through the index.
+  std::string block = RandomData(20 << 20, 6);
+  std::string data = block + block + block;
+  ASSERT_TRUE(Put(data).ok());
+  // Only the chunks that straddle a block boundary are new besides the first block.
+  EXPECT_LE(store_->counters().new_chunk_bytes.load(), int64_t(block.size()) + (1 << 20));
+  EXPECT_TRUE(*Get(Sha256Hex(data)) == data);
+}
+
 TEST_P(ChunkStoreTest, CorruptedXorbIsNeverServed) {
   std::string data = RandomData(1 << 20, 6);
   ASSERT_TRUE(Put(data).ok());

@@ -293,7 +293,9 @@ TEST_F(GcTest, EveryRefKeepsItsFiles) {
 
 TEST_F(GcTest, IngestReusingACollectedXorbIsRefused) {
   RepoRecord a = NewRepo("a");
-  std::string old = RandomData(400'000, 9);
+  // Large enough that the ingest below looks its first chunks up while it streams (the lookups
+  // are batched), before GC runs.
+  std::string old = RandomData(4'000'000, 9);
   std::string old_oid = Upload(a, old);  // never committed
   std::set<std::string> old_xorbs = XorbsOf(old_oid);
 
