@@ -1,6 +1,5 @@
 #include "storage/meta/pg_metadata_store.h"
 
-#include <charconv>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -485,28 +484,21 @@ Result<std::string> TakePgStoreOptions(const std::string& url, PgStoreOptions* o
   const size_t q = url.find('?');
   if (q == std::string::npos) return url;
   std::string kept;
-  size_t start = q + 1;
-  while (start <= url.size()) {
-    size_t end = url.find('&', start);
-    if (end == std::string::npos) end = url.size();
-    std::string_view param(url.data() + start, end - start);
+  for (const std::string& param : Split(std::string_view(url).substr(q + 1), '&')) {
     const size_t eq = param.find('=');
-    std::string_view name = param.substr(0, eq);
+    const std::string name = param.substr(0, eq);
     int* target = name == "pool_size" ? &options->pool_size : name == "max_attempts" ? &options->max_attempts : nullptr;
-    if (target != nullptr) {
-      std::string_view value = eq == std::string_view::npos ? std::string_view() : param.substr(eq + 1);
-      int v = 0;
-      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-      if (ec != std::errc() || ptr != value.data() + value.size() || value.empty() || v < 1 || v > 1000) {
-        return Status::InvalidArgument("PostgreSQL URL setting " + std::string(name) + "=" + std::string(value) +
-                                       ": expected a whole number from 1 to 1000");
-      }
-      *target = v;
-    } else if (!param.empty()) {
-      kept += kept.empty() ? "" : "&";
-      kept += param;
+    if (target == nullptr) {
+      if (!param.empty()) kept += (kept.empty() ? "" : "&") + param;
+      continue;
     }
-    start = end + 1;
+    const std::string value = eq == std::string::npos ? "" : param.substr(eq + 1);
+    std::optional<int64_t> v = ParseInt64(value);
+    if (!v || *v < 1 || *v > 1000) {
+      return Status::InvalidArgument("PostgreSQL URL setting " + name + "=" + value +
+                                     ": expected a whole number from 1 to 1000");
+    }
+    *target = int(*v);
   }
   return url.substr(0, q) + (kept.empty() ? "" : "?" + kept);
 }
