@@ -115,7 +115,7 @@ Status ChunkIngest::Write(const char* data, size_t n) {
   while (pos < n) {
     auto cut = chunker_.NextCut(data + pos, n - pos);
     size_t take = cut ? *cut : n - pos;
-    pending_.append(data + pos, take);
+    batch_bytes_.append(data + pos, take);
     pos += take;
     if (cut) {
       Status s = AddChunk();
@@ -146,10 +146,11 @@ void ChunkIngest::AppendTerm(size_t slot, uint32_t index, uint32_t bytes) {
 }
 
 Status ChunkIngest::AddChunk() {
-  xet::XetHash hash = xet::ChunkHash(pending_.data(), pending_.size());
-  file_hash_.Add(xet::MerkleNode{hash, pending_.size()});
-  batch_.push_back(CutChunk{hash, std::move(pending_)});
-  pending_ = std::string();
+  const size_t size = batch_bytes_.size() - open_chunk_at_;
+  xet::XetHash hash = xet::ChunkHash(batch_bytes_.data() + open_chunk_at_, size);
+  file_hash_.Add(xet::MerkleNode{hash, size});
+  batch_.push_back(CutChunk{hash, open_chunk_at_, uint32_t(size)});
+  open_chunk_at_ = batch_bytes_.size();
   return batch_.size() >= kLookupBatch ? PlaceBatch() : Status::Ok();
 }
 
@@ -173,8 +174,8 @@ Status ChunkIngest::PlaceBatch() {
     MH_ASSIGN_OR_RETURN(found, store_->meta_->FindChunks(lookup));
   }
   if (found.size() != lookup.size()) return Status::Internal("chunk index answered a different number of chunks");
-  for (CutChunk& c : batch_) {
-    const uint32_t size = uint32_t(c.data.size());
+  for (const CutChunk& c : batch_) {
+    const uint32_t size = c.size;
     if (auto p = placed.find(c.hash); p != placed.end()) {
       AppendTerm(p->second.first, p->second.second, size);
       continue;
@@ -191,13 +192,15 @@ Status ChunkIngest::PlaceBatch() {
     }
     if (!writer_->HasRoomFor(size) || writer_->raw_bytes() + size > kIngestXorbBytes) MH_RETURN_IF_ERROR(Seal());
     uint32_t index = uint32_t(writer_->num_chunks());
-    MH_RETURN_IF_ERROR(writer_->Append(c.data, c.hash));
+    MH_RETURN_IF_ERROR(writer_->Append(std::string_view(batch_bytes_).substr(c.offset, c.size), c.hash));
     store_->counters_.new_chunk_bytes += size;
     open_chunks_[c.hash] = index;
     placed.emplace(c.hash, std::pair(open_slot_, index));
     AppendTerm(open_slot_, index, size);
   }
   batch_.clear();
+  batch_bytes_.erase(0, open_chunk_at_);  // called right after a cut: nothing is left to move
+  open_chunk_at_ = 0;
   return Status::Ok();
 }
 
@@ -251,7 +254,7 @@ Status ChunkIngest::Finish() {
   if (got != oid_) {
     return Status::InvalidArgument(fmt::format("sha256 mismatch: declared {}, content hashes to {}", oid_, got));
   }
-  if (chunker_.Finish() && !pending_.empty()) MH_RETURN_IF_ERROR(AddChunk());
+  if (chunker_.Finish() && batch_bytes_.size() > open_chunk_at_) MH_RETURN_IF_ERROR(AddChunk());
   MH_RETURN_IF_ERROR(PlaceBatch());
   MH_RETURN_IF_ERROR(Seal());
   std::vector<FileTerm> terms;

@@ -129,13 +129,17 @@ class ChunkIngest {
   int64_t received_ = 0;
   Sha256 sha_;
   xet::XetChunker chunker_;
-  std::string pending_;  // bytes of the open chunk
+  // The cut chunks waiting for their index lookup (at most kLookupBatch, each <= 128 KiB), back to
+  // back, followed by the bytes of the chunk being cut (from open_chunk_at_). Reused: no allocation
+  // per chunk.
+  static constexpr size_t kLookupBatch = 32;
   struct CutChunk {
     xet::XetHash hash;
-    std::string data;
+    size_t offset;  // in batch_bytes_
+    uint32_t size;
   };
-  // Cut chunks waiting for their index lookup (at most kLookupBatch, each <= 128 KiB).
-  static constexpr size_t kLookupBatch = 32;
+  std::string batch_bytes_;
+  size_t open_chunk_at_ = 0;
   std::vector<CutChunk> batch_;
   xet::MerkleBuilder file_hash_;  // streaming: memory does not grow with the file
   std::unique_ptr<xet::XorbWriter> writer_;
