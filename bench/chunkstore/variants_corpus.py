@@ -238,21 +238,6 @@ def stored_bytes(data_dir: str | os.PathLike) -> int:
     return total
 
 
-def xorb_files(data_dir: str | os.PathLike) -> dict[str, int]:
-    """Path -> size of every xorb file."""
-    root = Path(data_dir) / "blobs" / "xorbs"
-    out = {}
-    if root.exists():
-        for dirpath, _, names in os.walk(root):
-            for n in names:
-                p = os.path.join(dirpath, n)
-                try:
-                    out[p] = os.stat(p).st_size
-                except FileNotFoundError:
-                    pass
-    return out
-
-
 if __name__ == "__main__":  # quick self-check: python variants_corpus.py DIR [MiB]
     import sys
     import time

@@ -201,28 +201,30 @@ _S3: dict[str, str] = {}
 S3_BUCKET = "modelhub-e2e"
 
 
-def start_s3_server(state_dir: Path) -> dict[str, str]:
-    """Starts a MinIO in state_dir (removed with it when this process exits); returns its
-    MODELHUB_S3_ENDPOINT / AWS_* lines as a dict. Raises with MinIO's reason when it cannot."""
+def _s3_script(action: str, state_dir: Path) -> subprocess.CompletedProcess:
+    """scripts/s3-test-server.sh ACTION DIR; the server dies with this process."""
     env = dict(os.environ, MODELHUB_S3_OWNER_PID=str(os.getpid()))
-    cp = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "s3-test-server.sh"), "start", str(state_dir)],
-                        capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(["bash", str(REPO_ROOT / "scripts" / "s3-test-server.sh"), action, str(state_dir)],
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def start_s3_server(state_dir: Path) -> str:
+    """Starts a MinIO in state_dir (removed with it when this process exits), puts its credentials
+    into this process's environment (every server and admin command started later inherits them) and
+    returns its endpoint. Raises with MinIO's reason when it cannot start."""
+    cp = _s3_script("start", state_dir)
     if cp.returncode != 0:
         raise RuntimeError(f"could not start MinIO (scripts/s3-test-server.sh exit {cp.returncode}; 3 = not "
                            f"built, run scripts/install-deps.sh):\n{cp.stderr[-2000:]}")
-    out = {}
-    for line in cp.stdout.splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            out[key.strip()] = value.strip()
-    return out
+    out = dict(line.split("=", 1) for line in cp.stdout.splitlines() if "=" in line)
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
+        os.environ[k] = out[k].strip()
+    return out["MODELHUB_S3_ENDPOINT"].strip()
 
 
 def s3_server_control(state_dir: Path, action: str) -> None:
-    """stop | kill | restart the MinIO in state_dir."""
-    env = dict(os.environ, MODELHUB_S3_OWNER_PID=str(os.getpid()))
-    cp = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "s3-test-server.sh"), action, str(state_dir)],
-                        capture_output=True, text=True, timeout=120, env=env)
+    """stop | kill | restart | start (again) the MinIO in state_dir."""
+    cp = _s3_script(action, state_dir)
     if cp.returncode != 0:
         raise RuntimeError(f"s3-test-server.sh {action} failed ({cp.returncode}): {cp.stderr[-2000:]}")
 
@@ -230,10 +232,7 @@ def s3_server_control(state_dir: Path, action: str) -> None:
 def _s3_session() -> dict[str, str]:
     if "endpoint" not in _S3:
         d = Path(tempfile.mkdtemp(prefix="modelhub-e2e-s3-"))
-        env = start_s3_server(d / "minio")
-        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
-            os.environ[k] = env[k]
-        _S3.update(dir=str(d), endpoint=env["MODELHUB_S3_ENDPOINT"])
+        _S3.update(dir=str(d), endpoint=start_s3_server(d / "minio"))
         s3_client(_S3["endpoint"]).create_bucket(Bucket=S3_BUCKET)
     return _S3
 
@@ -339,8 +338,7 @@ def stop_backends() -> None:
                        capture_output=True, timeout=60)
         _PG.clear()
     if "dir" in _S3:
-        subprocess.run(["bash", str(REPO_ROOT / "scripts" / "s3-test-server.sh"), "stop", _S3["dir"] + "/minio"],
-                       capture_output=True, timeout=60)
+        _s3_script("stop", Path(_S3["dir"]) / "minio")
         import shutil
 
         shutil.rmtree(_S3["dir"], ignore_errors=True)

@@ -367,10 +367,7 @@ def s3_fault_hub(tmp_path_factory):
     to 2 attempts so that an outage reaches the client instead of being ridden out by the server."""
     tmp = tmp_path_factory.mktemp("s3-fault")
     minio = tmp / "minio"
-    env = _hub.start_s3_server(minio)
-    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
-        os.environ[k] = env[k]
-    endpoint = env["MODELHUB_S3_ENDPOINT"]
+    endpoint = _hub.start_s3_server(minio)
     _hub.s3_client(endpoint).create_bucket(Bucket="faults")
     port = free_port()
     h = Hub(endpoint=f"http://127.0.0.1:{port}", port=port, data_dir=tmp / "data", binary=_hub._binary(),
@@ -383,8 +380,7 @@ def s3_fault_hub(tmp_path_factory):
         yield h, h.create_token("sue", "write", "sue"), minio
     finally:
         h.stop()
-        subprocess.run(["bash", str(_hub.REPO_ROOT / "scripts" / "s3-test-server.sh"), "stop", str(minio)],
-                       capture_output=True, timeout=60)
+        _hub.s3_server_control(minio, "stop")
 
 
 def _upload_failures_in_log(h: Hub) -> list[str]:
