@@ -23,6 +23,7 @@
 #include "net/http.h"
 #include "net/metrics.h"
 #include "repo/git_repo.h"
+#include "repo/path_rules.h"
 #include "storage/cas/chunk_store.h"
 #include "storage/cas/xet_cas.h"
 #include "storage/meta/metadata_store.h"
@@ -142,8 +143,9 @@ class Hub {
   // through the CAS with the headers of AddXetFileHeaders (the body is informational).
   static bool WantsXetFileInfo(const Request& req);
   Status ServeXetFileInfo(Response& resp, const std::string& oid, int64_t size, const std::string& xet_hash);
-  // The Xet file hash of a stored LFS object ("" if unknown or Xet is disabled).
-  std::string XetHashOf(const std::string& oid);
+  // The Xet file hash of the object a pointer in repository repo_id names ("" if Xet is disabled
+  // or the repository does not own the object: storage/meta/object_ownership.h).
+  std::string XetHashOf(int64_t repo_id, const LfsPointer& ptr);
   // The LFS batch "upload" action of transfer "xet" (token refresh URL + X-Xet-* headers).
   nlohmann::json XetUploadAction(const RepoRecord& rec, const Viewer& viewer, const std::string& rev);
 

@@ -111,6 +111,12 @@ Status Hub::HandleCommit(Request& req, Response& resp, RepoRef& repo, const std:
         return Status::TooLarge(fmt::format("{} is larger than {} bytes; upload it with LFS", path,
                                             config_.max_inline_file));
       }
+      // A pointer file is an LFS reference whatever operation carries it: it takes the ownership
+      // check of `lfsFile` below (storage/meta/object_ownership.h), never a plain blob write.
+      if (auto ptr = ParseLfsPointer(content)) {
+        pc.lfs.push_back({path, ptr->oid, ptr->size});
+        return Status::Ok();
+      }
       if (path == ".gitattributes") {
         // Kept inline: LFS rules may be appended to it below.
         pc.ops.push_back({FileOp::Kind::kUpsert, path, std::move(content), ""});
@@ -194,18 +200,17 @@ Status Hub::HandleCommit(Request& req, Response& resp, RepoRef& repo, const std:
   MH_ASSIGN_OR_RETURN(GcFence gc_fence, GcFence::Shared(config_.data_dir));
   MH_ASSIGN_OR_RETURN(std::string head, git->ResolveRevision(branch));
   for (auto& l : pc.lfs) {
-    auto obj = StoredObject(l.oid);
-    MH_ASSIGN_OR_RETURN(bool linked, meta_->IsLfsObjectLinked(repo.rec.id, l.oid));
-    if (!obj.ok() || !linked) {
+    MH_ASSIGN_OR_RETURN(OwnershipCheck own, CheckObjectOwnership(*meta_, repo.rec.id, l.oid, l.size));
+    if (own.verdict == Ownership::kNotOwned || own.verdict == Ownership::kMissing) {
       return Status::InvalidArgument(fmt::format(
           "LFS object {} for {} was never uploaded to this repository; upload it through the LFS batch API first",
           l.oid, l.path));
     }
-    if (l.size >= 0 && l.size != obj->size) {
+    if (own.verdict == Ownership::kWrongSize) {
       return Status::InvalidArgument(
-          fmt::format("LFS object {} has size {}, not {} as declared for {}", l.oid, obj->size, l.size, l.path));
+          fmt::format("LFS object {} has size {}, not {} as declared for {}", l.oid, own.file.size, l.size, l.path));
     }
-    l.size = obj->size;
+    l.size = own.file.size;
     pc.ops.push_back({FileOp::Kind::kUpsert, l.path, FormatLfsPointer(l.oid, l.size), ""});
   }
   for (const auto& c : pc.copies) {
@@ -219,12 +224,16 @@ Status Hub::HandleCommit(Request& req, Response& resp, RepoRef& repo, const std:
     if (!st.ok() || st->type != TreeEntry::Type::kFile) {
       return Status::NotFound("Cannot copy " + c.src + ": no such file", "EntryNotFound");
     }
-    // A pointer copied from an old revision may name an object GC has removed since.
-    if (st->size < 1024) {
+    // A copied pointer takes the same check as a new one: an old revision may name an object GC
+    // has removed since, or a pointer this repository never owned.
+    if (st->size <= kMaxLfsPointerBytes) {
       MH_ASSIGN_OR_RETURN(std::string content, git->ReadBlob(st->oid));
-      if (auto ptr = ParseLfsPointer(content); ptr && !StoredObject(ptr->oid).ok()) {
-        return Status::InvalidArgument(fmt::format(
-            "Cannot copy {}: its LFS object {} is no longer stored; upload it again", c.src, ptr->oid));
+      if (auto ptr = ParseLfsPointer(content)) {
+        MH_ASSIGN_OR_RETURN(OwnershipCheck own, CheckObjectOwnership(*meta_, repo.rec.id, ptr->oid, ptr->size));
+        if (own.verdict != Ownership::kOwned) {
+          return Status::InvalidArgument(fmt::format(
+              "Cannot copy {}: its LFS object {} is not stored in this repository; upload it again", c.src, ptr->oid));
+        }
       }
     }
     pc.ops.push_back({FileOp::Kind::kUpsert, c.dst, "", st->oid});

@@ -43,19 +43,19 @@ std::string ReadSmallFile(GitRepo& git, const std::string& commit, const std::st
 
 // xet_of: the Xet file hash of an LFS object ("" if none), for the "xetHash" field.
 json EntryJson(GitRepo& git, const std::string& commit, const TreeEntry& e, bool expand,
-               const std::function<std::string(const std::string&)>& xet_of) {
+               const std::function<std::string(const LfsPointer&)>& xet_of) {
   json j;
   if (e.type == TreeEntry::Type::kDirectory) {
     j = {{"type", "directory"}, {"oid", e.oid}, {"size", 0}, {"path", e.path}};
   } else {
     j = {{"type", "file"}, {"oid", e.oid}, {"size", e.size}, {"path", e.path}};
-    if (e.size < 1024) {
+    if (e.size <= kMaxLfsPointerBytes) {
       auto content = git.ReadBlob(e.oid);
       if (content.ok()) {
         if (auto ptr = ParseLfsPointer(*content)) {
           j["size"] = ptr->size;
           j["lfs"] = {{"oid", ptr->oid}, {"size", ptr->size}, {"pointerSize", e.size}};
-          if (std::string x = xet_of(ptr->oid); !x.empty()) j["xetHash"] = x;
+          if (std::string x = xet_of(*ptr); !x.empty()) j["xetHash"] = x;
         }
       }
     }
@@ -108,7 +108,7 @@ Result<std::pair<std::string, std::string>> Hub::SplitRevision(GitRepo& git, con
 }
 
 Status Hub::HandleTree(Request& req, Response& resp, RepoRef& repo, const std::vector<std::string>& rest) {
-  auto xet_of = [this](const std::string& oid) { return XetHashOf(oid); };
+  auto xet_of = [this, &repo](const LfsPointer& ptr) { return XetHashOf(repo.rec.id, ptr); };
   MH_ASSIGN_OR_RETURN(auto git, OpenGit(repo.rec));
   MH_ASSIGN_OR_RETURN(auto rp, SplitRevision(*git, rest, 0));
   const auto& [commit, raw_path] = rp;
@@ -136,7 +136,7 @@ Status Hub::HandleTree(Request& req, Response& resp, RepoRef& repo, const std::v
 }
 
 Status Hub::HandlePathsInfo(Request& req, Response& resp, RepoRef& repo, const std::string& rev) {
-  auto xet_of = [this](const std::string& oid) { return XetHashOf(oid); };
+  auto xet_of = [this, &repo](const LfsPointer& ptr) { return XetHashOf(repo.rec.id, ptr); };
   MH_ASSIGN_OR_RETURN(auto git, OpenGit(repo.rec));
   auto commit = git->ResolveRevision(rev);
   if (!commit.ok()) return RevisionNotFoundStatus(rev);
@@ -325,7 +325,7 @@ Status Hub::HandlePreupload(Request& req, Response& resp, RepoRef& repo, const s
     auto st = git->Stat(*commit, path);
     if (st.ok() && st->type == TreeEntry::Type::kFile) {
       std::string oid = st->oid;
-      if (st->size < 1024) {
+      if (st->size <= kMaxLfsPointerBytes) {
         auto content = git->ReadBlob(st->oid);
         if (content.ok())
           if (auto ptr = ParseLfsPointer(*content)) oid = ptr->oid;
@@ -431,9 +431,19 @@ Status Hub::HandleResolve(Request& req, Response& resp, RepoRef& repo, const std
                  fmt::format("inline; filename*=UTF-8''{}; filename=\"{}\"", UrlEncode(name), HtmlEscape(name)));
   resp.SetHeader("Content-Type", ContentTypeFor(path));
   MH_ASSIGN_OR_RETURN(std::string blob, git->ReadBlob(st->oid));
-  if (!raw && st->size < 1024) {
+  if (!raw && st->size <= kMaxLfsPointerBytes) {
     if (auto ptr = ParseLfsPointer(blob)) {
-      std::string xet_hash = XetHashOf(ptr->oid);
+      // Only an object this repository owns, at the pointer's size, is served: a pointer anyone
+      // wrote must not read another repository's object (storage/meta/object_ownership.h).
+      MH_ASSIGN_OR_RETURN(OwnershipCheck own, CheckObjectOwnership(*meta_, repo.rec.id, ptr->oid, ptr->size));
+      if (own.verdict == Ownership::kMissing) {
+        return Status::Corruption("LFS object " + ptr->oid + " is missing from storage");
+      }
+      if (own.verdict != Ownership::kOwned) {
+        return Status::NotFound(fmt::format("{}: its LFS object is not stored in this repository", path),
+                                "EntryNotFound");
+      }
+      std::string xet_hash = xet_ ? own.file.xet_hash : "";
       AddXetFileHeaders(resp, repo.rec, commit, xet_hash);
       if (!xet_hash.empty() && WantsXetFileInfo(req)) return ServeXetFileInfo(resp, ptr->oid, ptr->size, xet_hash);
       return ServeLfsObject(req, resp, ptr->oid, ptr->size);

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "api/hub.h"
+#include "repo/path_rules.h"
+#include "storage/meta/object_ownership.h"
 
 namespace modelhub {
 

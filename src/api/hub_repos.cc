@@ -228,11 +228,16 @@ Status Hub::HandleRepoInfo(Request& req, Response& resp, RepoRef& repo, const st
     if (e.type != TreeEntry::Type::kFile) continue;
     json s = {{"rfilename", e.path}};
     std::optional<LfsPointer> ptr;
-    if (e.size < 1024) {
+    if (e.size <= kMaxLfsPointerBytes) {
       auto content = git->ReadBlob(e.oid);
       if (content.ok()) ptr = ParseLfsPointer(*content);
     }
-    if (ptr) pointers.push_back(*ptr);
+    // Storage is counted for objects this repository owns only: a junk pointer must not tell
+    // whether another repository's object exists.
+    if (ptr) {
+      MH_ASSIGN_OR_RETURN(OwnershipCheck own, CheckObjectOwnership(*meta_, repo.rec.id, ptr->oid, ptr->size));
+      if (own.verdict == Ownership::kOwned) pointers.push_back(*ptr);
+    }
     int64_t size = ptr ? ptr->size : e.size;
     used += size;
     if (blobs) {

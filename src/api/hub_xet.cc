@@ -51,10 +51,10 @@ void Hub::AddXetFileHeaders(Response& resp, const RepoRecord& rec, const std::st
                                      XetTokenUrl(rec, false, commit), CasUrl(), xet_hash));
 }
 
-std::string Hub::XetHashOf(const std::string& oid) {
+std::string Hub::XetHashOf(int64_t repo_id, const LfsPointer& ptr) {
   if (!xet_) return "";
-  auto f = meta_->GetFile(oid);
-  return f.ok() ? f->xet_hash : "";
+  auto own = CheckObjectOwnership(*meta_, repo_id, ptr.oid, ptr.size);
+  return own.ok() && own->verdict == Ownership::kOwned ? own->file.xet_hash : "";
 }
 
 bool Hub::WantsXetFileInfo(const Request& req) {

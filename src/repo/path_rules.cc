@@ -82,7 +82,7 @@ std::string FormatLfsPointer(const std::string& oid, int64_t size) {
 }
 
 std::optional<LfsPointer> ParseLfsPointer(std::string_view content) {
-  if (content.size() > 1024) return std::nullopt;
+  if (int64_t(content.size()) > kMaxLfsPointerBytes) return std::nullopt;
   if (content.rfind("version https://git-lfs.github.com/spec/", 0) != 0) return std::nullopt;
   LfsPointer p;
   bool have_oid = false, have_size = false;

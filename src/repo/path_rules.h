@@ -22,12 +22,18 @@ Status ValidateRepoNamePart(std::string_view part, std::string_view what);
 // most kMaxPathBytes bytes, valid UTF-8.
 Status ValidateFilePath(std::string_view path);
 
+// git-lfs pointer files are ~130 bytes; git-lfs reads nothing larger as a pointer. A blob is
+// read as a pointer only if it is at most this size and ParseLfsPointer accepts it: every
+// reader and every writer (commit, push) uses this same test.
+inline constexpr int64_t kMaxLfsPointerBytes = 1024;
+
 struct LfsPointer {
   std::string oid;  // sha256 hex
   int64_t size = 0;
 };
 std::string FormatLfsPointer(const std::string& oid, int64_t size);
-// Parses a git-lfs pointer file; nullopt if content is not one.
+// Parses a git-lfs pointer file; nullopt if content is not one (also if it is larger than
+// kMaxLfsPointerBytes).
 std::optional<LfsPointer> ParseLfsPointer(std::string_view content);
 
 // .gitattributes / .gitignore pattern matching (the subset HF repos use:

@@ -43,6 +43,7 @@
 #include "repo/git_repo.h"
 #include "repo/path_rules.h"
 #include "storage/meta/metadata_store.h"
+#include "storage/meta/object_ownership.h"
 
 namespace modelhub {
 
@@ -62,7 +63,6 @@ using git::TreePtr;
 constexpr char kHeads[] = "refs/heads/";
 constexpr char kTags[] = "refs/tags/";
 constexpr size_t kMaxReportedErrors = 20;
-constexpr int64_t kMaxPointerBytes = 1024;  // git-lfs pointers are ~130 bytes; git-lfs caps them at 1024
 
 std::string GitError(const std::string& what) {
   const git_error* e = git_error_last();
@@ -320,7 +320,7 @@ class PreReceive {
         internal_ = GitError("blob " + Hex(f.id));
         return;
       }
-      if (int64_t(len) <= kMaxPointerBytes) {
+      if (int64_t(len) <= kMaxLfsPointerBytes) {
         if (auto ptr = ReadLfsPointer(f.id)) {
           pointers_.push_back({path, short_id, *ptr});
           continue;
@@ -362,25 +362,25 @@ class PreReceive {
     bool missing = false;
     for (const auto& use : pointers_) {
       const std::string& oid = use.pointer.oid;
-      if (ok.count(oid)) continue;
-      auto obj = (*meta)->GetLfsObject(oid);
-      auto linked = (*meta)->IsLfsObjectLinked(cfg_.repo_id, oid);
-      if (!linked.ok() || (!obj.ok() && !obj.status().IsNotFound())) {
-        internal_ = "LFS registry: " + (!linked.ok() ? linked.status() : obj.status()).message();
+      std::string key = oid + " " + std::to_string(use.pointer.size);  // one check per (object, size)
+      if (ok.count(key)) continue;
+      auto own = CheckObjectOwnership(**meta, cfg_.repo_id, oid, use.pointer.size);
+      if (!own.ok()) {
+        internal_ = "LFS registry: " + own.status().message();
         return;
       }
-      if (!obj.ok() || !*linked) {
+      if (own->verdict == Ownership::kNotOwned || own->verdict == Ownership::kMissing) {
         errors_.push_back(fmt::format("{} (commit {}): LFS object {} was never uploaded to this repository", use.path,
                                       use.commit, oid));
         missing = true;
         continue;
       }
-      if (obj->size != use.pointer.size) {
+      if (own->verdict == Ownership::kWrongSize) {
         errors_.push_back(fmt::format("{} (commit {}): LFS pointer says {} bytes, the stored object {} has {}",
-                                      use.path, use.commit, use.pointer.size, oid, obj->size));
+                                      use.path, use.commit, use.pointer.size, oid, own->file.size));
         continue;
       }
-      ok.insert(oid);
+      ok.insert(key);
     }
     if (missing) {
       hints_.push_back(

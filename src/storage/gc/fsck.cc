@@ -11,6 +11,7 @@
 #include "common/time_util.h"
 #include "storage/gc/reachability.h"
 #include "storage/gc/storage_stats.h"
+#include "storage/meta/object_ownership.h"
 
 namespace modelhub {
 
@@ -135,8 +136,35 @@ Result<FsckReport> RunFsck(const HubStorage& hub, const FsckOptions& o) {
     if (throttle.Due()) say(fmt::format("fsck: walking repository {}/{}: {}", i + 1, n, RepoDisplayName(rec)));
   });
   std::map<std::string, int64_t> reachable;  // oid -> size the pointer declares (sorted: stable output)
+  // A pointer whose repository never proved possession of its object is junk someone wrote (the
+  // object may not exist at all), not storage damage: it is never served, so it is reported as
+  // information and its object is not checked on its behalf (storage/meta/object_ownership.h).
+  std::map<std::pair<int64_t, std::string>, bool> owned;  // (repo id, oid) -> linked
+  std::map<std::string, size_t> unowned_problem;           // oid -> problem
+  auto is_owned = [&](const PointerUse& use) -> Result<bool> {
+    auto key = std::make_pair(use.repo.id, use.pointer.oid);
+    if (auto it = owned.find(key); it != owned.end()) return it->second;
+    MH_ASSIGN_OR_RETURN(OwnershipCheck c, CheckObjectOwnership(*meta, use.repo.id, use.pointer.oid, -1));
+    return owned[key] = c.verdict != Ownership::kNotOwned;
+  };
   MH_RETURN_IF_ERROR(walk.WalkAll([&](const PointerUse& use) {
     ++r.pointer_uses;
+    MH_ASSIGN_OR_RETURN(bool own, is_owned(use));
+    if (!own) {
+      ++r.unowned_pointers;
+      auto it = unowned_problem.find(use.pointer.oid);
+      if (it == unowned_problem.end()) {
+        it = unowned_problem
+                 .emplace(use.pointer.oid,
+                          add(false, "UNOWNED pointer " + use.pointer.oid,
+                              "the repository never uploaded this object, so it is not served; not storage damage"))
+                 .first;
+      }
+      FsckProblem& p = r.problems[it->second];
+      ++p.affects_total;
+      if (p.affects.size() < o.max_uses_kept) p.affects.push_back(walk.Describe(use));
+      return Status::Ok();
+    }
     reachable.emplace(use.pointer.oid, use.pointer.size);
     return Status::Ok();
   }));
@@ -203,6 +231,8 @@ Result<FsckReport> RunFsck(const HubStorage& hub, const FsckOptions& o) {
     MH_RETURN_IF_ERROR(walk.WalkAll([&](const PointerUse& use) {
       auto it = problems_of_oid.find(use.pointer.oid);
       if (it == problems_of_oid.end()) return Status::Ok();
+      MH_ASSIGN_OR_RETURN(bool own, is_owned(use));
+      if (!own) return Status::Ok();
       for (size_t p : it->second) {
         if (!seen[p].insert({use.repo.id, use.path}).second) continue;
         FsckProblem& prob = r.problems[p];

@@ -43,6 +43,7 @@ struct FsckReport {
   int64_t xorb_bytes_checked = 0;
   int64_t orphans = 0;
   int64_t orphan_bytes = 0;
+  int64_t unowned_pointers = 0;  // pointer uses whose repository does not own the object (junk)
   int64_t repos = 0;
   int64_t pointer_uses = 0;
   int64_t files_checked = 0;  // distinct reachable oids

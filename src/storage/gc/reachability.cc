@@ -103,7 +103,7 @@ Status ReachabilityWalk::Walk(const RepoRecord& rec, bool remember, bool only_ch
   // Pointer blobs are read once per repository, however many trees hold them.
   std::unordered_map<std::string, std::optional<LfsPointer>> parsed;
   return git->ForEachReachableFile(tips, hide, [&](const ReachableFile& f) -> Status {
-    if (f.size >= kMaxLfsPointerBytes) return Status::Ok();
+    if (f.size > kMaxLfsPointerBytes) return Status::Ok();
     auto it = parsed.find(f.blob_oid);
     if (it == parsed.end()) {
       MH_ASSIGN_OR_RETURN(std::string content, git->ReadBlob(f.blob_oid));

@@ -4,7 +4,7 @@
 // repository <repos_dir>/<id>.git, walks every commit reachable from any ref
 // (branches, tags, refs/pr/*, ... — GitRepo::ForEachReachableFile, each tree
 // entered once per repository) and reports every git-lfs pointer it meets
-// (a blob under 1024 bytes that ParseLfsPointer accepts). GC, fsck and stats
+// (a blob of at most kMaxLfsPointerBytes that ParseLfsPointer accepts). GC, fsck and stats
 // share it. It remembers each repository's ref targets so that WalkChanges can
 // later walk only what moved (GC's re-mark under the lock).
 //
@@ -23,9 +23,6 @@
 #include "storage/meta/metadata_store.h"
 
 namespace modelhub {
-
-// Only blobs smaller than this can be pointers (git-lfs caps pointer files at 1024 bytes).
-inline constexpr int64_t kMaxLfsPointerBytes = 1024;
 
 // One place a pointer was found. References are valid during the callback only.
 struct PointerUse {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/time_util.h"
+#include "storage/meta/object_ownership.h"
 
 namespace modelhub {
 namespace test {
@@ -581,6 +582,34 @@ TEST_P(MetadataStoreConformance, LfsLinks) {
 
   MH_EXPECT_CODE(store().LinkLfsObject(r1.id, Hex64(0xb)), kNotFound);  // unknown object
   MH_EXPECT_CODE(store().LinkLfsObject(r1.id + r2.id + 1000, a), kNotFound);
+}
+
+// The one rule for pointers (object_ownership.h): linked + stored + same size.
+TEST_P(MetadataStoreConformance, ObjectOwnership) {
+  MH_ASSERT_OK(store().CreateUser("alice", false));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord mine, store().CreateRepo(RepoType::kModel, "alice", "mine", true));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord other, store().CreateRepo(RepoType::kModel, "alice", "other", false));
+  const std::string a = Hex64(0xa), gone = Hex64(0xb);
+  MH_ASSERT_OK(store().PutFile(FileRecord{a, Hex64(0x1a), 500, "terms", 0}));
+  MH_ASSERT_OK(store().PutLfsObject(LfsObject{a, 500, 0}));
+  MH_ASSERT_OK(store().PutLfsObject(LfsObject{gone, 7, 0}));
+  MH_ASSERT_OK(store().LinkLfsObject(mine.id, a));
+  MH_ASSERT_OK(store().LinkLfsObject(mine.id, gone));  // linked, but its file record is gone
+
+  auto verdict = [&](int64_t repo, const std::string& oid, int64_t size) {
+    auto c = CheckObjectOwnership(store(), repo, oid, size);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? c->verdict : Ownership::kNotOwned;
+  };
+  EXPECT_EQ(verdict(mine.id, a, 500), Ownership::kOwned);
+  EXPECT_EQ(verdict(mine.id, a, -1), Ownership::kOwned);
+  EXPECT_EQ(verdict(mine.id, a, 100), Ownership::kWrongSize);  // a shorter pointer would leak a prefix
+  EXPECT_EQ(verdict(other.id, a, 500), Ownership::kNotOwned);  // stored, but never uploaded there
+  EXPECT_EQ(verdict(mine.id, gone, 7), Ownership::kMissing);
+  EXPECT_EQ(verdict(mine.id, Hex64(0xc), 1), Ownership::kNotOwned);
+  auto c = CheckObjectOwnership(store(), mine.id, a, 500);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->file.xet_hash, Hex64(0x1a));
 }
 
 // ---- Upload sessions ----
