@@ -541,14 +541,28 @@ TEST_F(GcTest, FsckFindsAFlippedByteAndNamesWhatItAffects) {
             std::string::npos)
       << FormatFsckReport(*r, false);
   ASSERT_TRUE(chunks()->blobs()->Delete(ChunkStore::XorbKey(fake)).ok());
-  // A pointer to content that was never stored.
+  // A pointer to content that was never stored, nor uploaded to the repository: junk someone
+  // wrote (storage/meta/object_ownership.h), reported but not an error.
   ASSERT_TRUE(Git(a)->Commit("main", std::nullopt,
                              {FileOp{FileOp::Kind::kUpsert, "ghost.bin", FormatLfsPointer(Sha256Hex("ghost"), 5), {}}},
                              kSig, "ghost")
                   .ok());
   r = RunFsck(hub_, {});
   ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->errors(), 1) << FormatFsckReport(*r, false);
+  EXPECT_EQ(r->unowned_pointers, 1);
+  EXPECT_NE(FormatFsckReport(*r, false).find("UNOWNED pointer " + Sha256Hex("ghost") +
+                                             ": the repository never uploaded this object, so it is not served; "
+                                             "not storage damage — affects alice/model@main:ghost.bin"),
+            std::string::npos)
+      << FormatFsckReport(*r, false);
+  // The same pointer once the repository did upload the object, whose file is then lost: damage.
+  ASSERT_TRUE(meta()->PutLfsObject(LfsObject{Sha256Hex("ghost"), 5, 0}).ok());
+  ASSERT_TRUE(meta()->LinkLfsObject(a.id, Sha256Hex("ghost")).ok());
+  r = RunFsck(hub_, {});
+  ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->errors(), 2);
+  EXPECT_EQ(r->unowned_pointers, 0);
   EXPECT_NE(FormatFsckReport(*r, false).find("MISSING file " + Sha256Hex("ghost") +
                                              ": 5 bytes: not in the chunk store — affects alice/model@main:ghost.bin"),
             std::string::npos)
