@@ -4,7 +4,7 @@
 // carries a coarse code (what kind of failure), an optional Hub error code (the
 // string clients read from the X-Error-Code header, e.g. "RepoNotFound"), a
 // human-readable message and a retryable bit. Exactly one function
-// (api/hf/errors.cc: HttpStatusFor) maps codes to HTTP statuses.
+// (api/hub.cc: HttpStatusFor) maps codes to HTTP statuses.
 //
 // Thread-safety: values; safe to copy between threads.
 #pragma once

@@ -6,7 +6,8 @@
 // Ingest streams: bytes are hashed (SHA-256), chunked (gear CDC), each chunk
 // hashed (keyed BLAKE3); chunks already indexed are referenced, new ones are
 // compressed into the upload's open xorb, which is sealed (written under its
-// hash, then indexed) at 64 MiB / 8192 chunks. A file becomes visible only
+// hash, then indexed) at 16 MiB of raw chunks or 8192 chunks (kIngestXorbBytes;
+// Xet allows 64 MiB). A file becomes visible only
 // after its size and SHA-256 matched the claim.
 //
 // Reads rebuild any byte range from the file's terms, reading only the chunks
