@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Installs everything modelhub needs to build and test on Debian 12, idempotently:
-#   1. Debian packages (apt-get update + install only when something is missing; node and npm
-#      only when no `node`/`npm` is on PATH),
-#   2. a Python venv at .venv with the pins of tests/requirements.txt, and a second one at
-#      .venv-hf036 with tests/requirements-hf036.txt (the older huggingface_hub 0.36 client);
-#      each skipped when its stamp file says it already matches its requirements,
-#   3. the JS test client in tests/js/node_modules (`npm ci` from the committed package-lock.json,
-#      skipped when a stamp says node_modules matches the lock),
-#   4. MinIO, the S3-compatible test peer, built once from the Go module proxy at a pinned
-#      version (scripts/install-minio.sh; skipped when already built; without Go >= 1.24 a
-#      warning, and the S3 tests skip saying so).
+# Installs what modelhub needs on Debian 12, idempotently.
+#
+#   scripts/install-deps.sh --server   only what building and running the server needs (Debian
+#                                      packages: compiler, CMake/Ninja, the libraries, git). Used by
+#                                      scripts/serve.sh.
+#   scripts/install-deps.sh            everything the tests need as well (scripts/test.sh):
+#     1. Debian packages (apt-get update + install only when something is missing; node and npm
+#        only when no `node`/`npm` is on PATH),
+#     2. a Python venv at .venv with the pins of tests/requirements.txt, and a second one at
+#        .venv-hf036 with tests/requirements-hf036.txt (the older huggingface_hub 0.36 client);
+#        each skipped when its stamp file says it already matches its requirements,
+#     3. the JS test client in tests/js/node_modules (`npm ci` from the committed package-lock.json,
+#        skipped when a stamp says node_modules matches the lock),
+#     4. MinIO, the S3-compatible test peer, built once from the Go module proxy at a pinned
+#        version (scripts/install-minio.sh; skipped when already built; without Go >= 1.24 a
+#        warning, and the S3 tests skip saying so).
 # Run as root (or with sudo available). Safe to run again and again.
 set -euo pipefail
 
@@ -18,15 +23,28 @@ cd "$ROOT"
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }
 
-APT_PACKAGES=(
-  # toolchain
-  build-essential cmake ninja-build ccache pkg-config clang-14
-  # libraries
+SERVER_ONLY=0
+case "${1:-}" in
+  --server) SERVER_ONLY=1 ;;
+  "") ;;
+  *) log "usage: $0 [--server]"; exit 2 ;;
+esac
+
+# What building and running the server needs (git: the server runs git upload-pack/receive-pack).
+SERVER_PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config
   libboost-dev libgit2-dev libsqlite3-dev libssl-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  liblz4-dev zlib1g-dev libgtest-dev libgmock-dev libclang-rt-14-dev libpq-dev libcurl4-openssl-dev
-  # test peers and tools (postgresql: the server scripts/pg-test-server.sh starts for the tests)
-  git git-lfs python3-venv nginx-light wrk curl b3sum postgresql
+  liblz4-dev zlib1g-dev libpq-dev libcurl4-openssl-dev
+  git
 )
+# What the tests add: unit tests and fuzzing (GoogleTest, clang-14 + libFuzzer), the clients and peers
+# the black-box tests drive (git-lfs, Python, PostgreSQL, nginx), benchmark tools (wrk, b3sum).
+TEST_PACKAGES=(
+  clang-14 libgtest-dev libgmock-dev libclang-rt-14-dev
+  git-lfs python3-venv nginx-light wrk curl b3sum postgresql
+)
+APT_PACKAGES=("${SERVER_PACKAGES[@]}")
+((SERVER_ONLY)) || APT_PACKAGES+=("${TEST_PACKAGES[@]}")
 # Extra packages can be added without editing this file: MODELHUB_EXTRA_APT="liblz4-dev libzstd-dev"
 if [[ -n "${MODELHUB_EXTRA_APT:-}" ]]; then
   read -r -a extra <<<"$MODELHUB_EXTRA_APT"
@@ -47,8 +65,10 @@ for p in "${APT_PACKAGES[@]}"; do
 done
 # The JS client tests need node >= 18 and npm. Debian's nodejs/npm only when none is on PATH (a
 # machine may already have a newer node from elsewhere, which must not be shadowed or replaced).
-if ! command -v node >/dev/null 2>&1; then missing+=(nodejs); fi
-if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
+if ((!SERVER_ONLY)); then
+  if ! command -v node >/dev/null 2>&1; then missing+=(nodejs); fi
+  if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
+fi
 if ((${#missing[@]})); then
   log "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -56,6 +76,11 @@ if ((${#missing[@]})); then
   "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   log "Debian packages: all ${#APT_PACKAGES[@]} present"
+fi
+
+if ((SERVER_ONLY)); then
+  log "server dependencies ready"
+  exit 0
 fi
 
 # ---- Python venvs ------------------------------------------------------------------------------

@@ -3,12 +3,13 @@
 # Exits non-zero if anything fails. Extra arguments are passed to pytest (e.g. -k files -x).
 #   MODELHUB_SKIP_UNIT=1  skip ctest;  MODELHUB_SKIP_E2E=1  skip pytest;  MODELHUB_SKIP_FUZZ=1  skip fuzzing
 #   MODELHUB_SKIP_E2E_SCALEOUT=1  skip the second and third pytest passes (PostgreSQL; PostgreSQL + S3)
+#   MODELHUB_SKIP_PACKAGE=1  skip building, installing and running the Debian package (scripts/test-package.sh)
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 bash scripts/install-deps.sh || { echo "[test] install-deps failed" >&2; exit 1; }
-bash scripts/build.sh || { echo "[test] build failed" >&2; exit 1; }
+MODELHUB_TESTS=ON bash scripts/build.sh || { echo "[test] build failed" >&2; exit 1; }
 
 # The S3 suites skip (saying why) when MinIO is missing; where install-deps built it, a skip would
 # hide a broken setup, so it becomes a failure.
@@ -51,6 +52,16 @@ scaleout_pass() {  # scaleout_pass BACKEND [pytest args]
 if [[ -z ${MODELHUB_SKIP_E2E:-} && -z ${MODELHUB_SKIP_E2E_SCALEOUT:-} ]]; then
   scaleout_pass postgres "$@" || status=1
   scaleout_pass postgres+s3 "$@" || status=1
+fi
+
+# The Debian package: built with one command (scripts/package.sh), installed, run, removed.
+if [[ -z ${MODELHUB_SKIP_PACKAGE:-} ]]; then
+  if [[ $(id -u) -eq 0 ]]; then
+    echo "[test] Debian package: scripts/test-package.sh" >&2
+    bash scripts/test-package.sh || status=1
+  else
+    echo "[test] Debian package: SKIPPED (installing a package needs root)" >&2
+  fi
 fi
 
 if [[ -z ${MODELHUB_SKIP_FUZZ:-} ]]; then
