@@ -25,6 +25,7 @@ cleanup() {
 trap cleanup EXIT
 
 [[ -x /usr/bin/modelhub ]] || fail "/usr/bin/modelhub missing"
+[[ $(/usr/bin/modelhub --version) == "modelhub "* ]] || fail "modelhub --version"
 unit=/usr/lib/systemd/system/modelhub.service
 [[ -f $unit ]] || unit=/lib/systemd/system/modelhub.service
 [[ -f $unit ]] || fail "systemd unit missing"

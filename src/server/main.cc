@@ -204,6 +204,7 @@ int main(int argc, char** argv) {
   using namespace modelhub;
   CLI::App app{"modelhub — a self-hosted hub for AI models and datasets"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("modelhub ") + MODELHUB_VERSION);
 
   ServeOptions so;
   ServeOptions flags;
