@@ -245,25 +245,30 @@ Result<LfsObject> Hub::StoredObject(const std::string& oid) {
 
 // ---- signed URLs -----------------------------------------------------------------
 
-std::string Hub::SignPath(const std::string& method, const std::string& path, int64_t exp) const {
-  return Base64UrlEncode(HmacSha256(config_.signing_key, fmt::format("{}\n{}\n{}", method, path, exp)));
+AccessGrant Hub::GrantOf(const RepoRef& repo, bool write, int64_t ttl_s) const {
+  return Authenticator::GrantFor(repo.viewer, repo.rec, write, NowS() + ttl_s);
 }
 
-std::string Hub::SignedUrl(const std::string& method, const std::string& path) const {
-  int64_t exp = NowS() + config_.signed_url_ttl_s;
-  return fmt::format("{}{}?exp={}&sig={}", config_.public_url, path, exp, SignPath(method, path, exp));
+std::string Hub::SignedUrl(const std::string& method, const std::string& path, const AccessGrant& g,
+                           const std::string& extra_query) const {
+  // The signature covers the path relative to the public URL (and extra_query).
+  std::string resource = extra_query.empty() ? path : path + "?" + extra_query;
+  return fmt::format("{}{}{}{}", config_.public_url, resource, extra_query.empty() ? "?" : "&",
+                     SignedUrlQuery(config_.signing_key, method, resource, g));
 }
 
-Status Hub::VerifySigned(const Request& req, const std::string& method) const {
-  auto exp_s = req.Query("exp");
-  auto sig = req.Query("sig");
-  if (!exp_s || !sig) return Status::Forbidden("This URL must be signed (exp and sig query parameters)");
-  auto exp = ParseInt64(*exp_s);
-  if (!exp) return Status::Forbidden("Invalid signature");
-  // The signature covers the path relative to the public URL.
-  if (!ConstantTimeEquals(SignPath(method, req.path, *exp), *sig)) return Status::Forbidden("Invalid signature");
-  if (*exp < NowS()) return Status::Forbidden("This signed URL has expired");
-  return Status::Ok();
+Result<RepoRecord> Hub::VerifySigned(const Request& req, const std::string& method, bool write,
+                                     const std::string& extra_query) {
+  std::string resource = extra_query.empty() ? req.path : req.path + "?" + extra_query;
+  MH_ASSIGN_OR_RETURN(AccessGrant g,
+                      VerifySignedUrl(config_.signing_key, method, resource,
+                                      [&req](std::string_view name) { return req.Query(name); }, write, NowS()));
+  auto rec = auth_.CheckGrant(g);
+  if (!rec.ok() && rec.status().code() == Code::kUnauthorized) {
+    // No credentials to retry with: a signed URL whose token was revoked is simply refused.
+    return Status::Forbidden("This signed URL was issued to an access token that has been revoked");
+  }
+  return rec;
 }
 
 std::string Hub::PublicPrefix() const {

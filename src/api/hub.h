@@ -136,7 +136,8 @@ class Hub {
   Result<XetTokenClaims> XetAuth(const Request& req, bool write);
   std::string CasUrl() const;
   std::string XetTokenUrl(const RepoRecord& rec, bool write, const std::string& rev) const;
-  std::string SignedFetchUrl(const xet::XetHash& xorb, uint64_t first, uint64_t last) const;
+  // A signed URL for bytes [first, last] of xorb, under the grant of Xet token claims c (read).
+  std::string SignedFetchUrl(const XetTokenClaims& c, const xet::XetHash& xorb, uint64_t first, uint64_t last) const;
   // X-Xet-Hash and the Link to the read token on resolve responses of Xet-stored files.
   void AddXetFileHeaders(Response& resp, const RepoRecord& rec, const std::string& commit, const std::string& xet_hash);
   // @huggingface/hub asks resolve for "Accept: application/vnd.xet-fileinfo+json": it then downloads
@@ -163,9 +164,18 @@ class Hub {
   void ForgetGit(int64_t id);  // drops pooled handles of a deleted repo
   std::string RepoDir(int64_t id) const;
   std::string RepoUrl(const RepoRecord& rec) const;  // public URL of the repo page
-  std::string SignPath(const std::string& method, const std::string& path, int64_t exp) const;
-  std::string SignedUrl(const std::string& method, const std::string& path) const;
-  Status VerifySigned(const Request& req, const std::string& method) const;
+  // Signed URLs (auth/access_grant.h). The grant of what repo.viewer may do on repo.rec (write: the
+  // caller has passed CheckWrite), expiring ttl_s from now.
+  AccessGrant GrantOf(const RepoRef& repo, bool write, int64_t ttl_s) const;
+  // Absolute URL of path (relative to the public URL) for method, carrying grant g; extra_query
+  // ("r=a-b", signed too) goes first.
+  std::string SignedUrl(const std::string& method, const std::string& path, const AccessGrant& g,
+                        const std::string& extra_query = "") const;
+  // Verifies the signature and expiry of a signed request (Forbidden otherwise), then re-checks its grant
+  // (Authenticator::CheckGrant: a revoked token is Forbidden here, a deleted or no longer readable repo
+  // NotFound). Returns the repository the URL was issued for.
+  Result<RepoRecord> VerifySigned(const Request& req, const std::string& method, bool write,
+                                  const std::string& extra_query = "");
   // Serves [range of] content: small bytes or an LFS object.
   Status ServeBytes(Request& req, Response& resp, const std::string& bytes, const std::string& etag);
   Status ServeLfsObject(Request& req, Response& resp, const std::string& oid, int64_t size);

@@ -1,7 +1,8 @@
 // The git-lfs batch API ({repo}.git/info/lfs/objects/batch) and the signed
 // URLs it hands out: basic PUT uploads, multipart part PUTs + completion, and
-// downloads. Signed URLs carry their own authorization (HMAC over method, path
-// and expiry), because huggingface_hub sends no token with these requests.
+// downloads. Signed URLs carry their own authorization (an access grant under an
+// HMAC: auth/access_grant.h), because huggingface_hub sends no token with these
+// requests; each use re-checks the grant (revoked token, deleted or now private repo).
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -71,6 +72,8 @@ Status Hub::HandleLfsBatch(Request& req, Response& resp, RepoRef& repo) {
   bool used_multipart = false;
   int64_t part_budget = 20000;  // part URLs in one answer
   json objects = json::array();
+  const AccessGrant read_grant = GrantOf(repo, false, config_.signed_url_ttl_s);
+  const AccessGrant write_grant = GrantOf(repo, true, config_.signed_url_ttl_s);  // upload: CheckWrite passed
   std::string verify_href = RepoUrl(repo.rec) + ".git/info/lfs/objects/verify";
   for (const auto& o : body["objects"]) {
     std::string oid = o.is_object() && o.contains("oid") && o["oid"].is_string() ? o["oid"].get<std::string>() : "";
@@ -95,7 +98,7 @@ Status Hub::HandleLfsBatch(Request& req, Response& resp, RepoRef& repo) {
                          {"authenticated", true},
                          {"actions",
                           {{"download",
-                            {{"href", SignedUrl("GET", fmt::format("/api/lfs-object/{}/{}", repo.rec.id, oid))},
+                            {{"href", SignedUrl("GET", fmt::format("/api/lfs-object/{}/{}", repo.rec.id, oid), read_grant)},
                              {"header", json::object()},
                              {"expires_in", config_.signed_url_ttl_s}}}}}});
       continue;
@@ -138,14 +141,14 @@ Status Hub::HandleLfsBatch(Request& req, Response& resp, RepoRef& repo) {
       MH_RETURN_IF_ERROR(meta_->PutUploadSession(s));
       json header = {{"chunk_size", std::to_string(s.part_size)}};
       for (int64_t p = 1; p <= s.part_count; ++p) {
-        header[std::to_string(p)] = SignedUrl("PUT", fmt::format("/api/lfs-part/{}/{}", s.id, p));
+        header[std::to_string(p)] = SignedUrl("PUT", fmt::format("/api/lfs-part/{}/{}", s.id, p), write_grant);
       }
       objects.push_back({{"oid", oid},
                          {"size", size},
                          {"authenticated", true},
                          {"actions",
                           {{"upload",
-                            {{"href", SignedUrl("POST", fmt::format("/api/lfs-complete/{}", s.id))},
+                            {{"href", SignedUrl("POST", fmt::format("/api/lfs-complete/{}", s.id), write_grant)},
                              {"header", header},
                              {"expires_in", config_.signed_url_ttl_s}}},
                            {"verify", verify}}}});
@@ -157,7 +160,7 @@ Status Hub::HandleLfsBatch(Request& req, Response& resp, RepoRef& repo) {
          {"authenticated", true},
          {"actions",
           {{"upload",
-            {{"href", SignedUrl("PUT", fmt::format("/api/lfs-upload/{}/{}/{}", repo.rec.id, oid, size))},
+            {{"href", SignedUrl("PUT", fmt::format("/api/lfs-upload/{}/{}/{}", repo.rec.id, oid, size), write_grant)},
              {"header", json::object()},
              {"expires_in", config_.signed_url_ttl_s}}},
            {"verify", verify}}}});
@@ -185,14 +188,13 @@ Status Hub::HandleLfsVerify(Request& req, Response& resp, RepoRef& repo) {
 
 Status Hub::HandleSignedUpload(Request& req, Response& resp, const std::vector<std::string>& segs) {
   resp.route = "lfs_upload";
-  MH_RETURN_IF_ERROR(VerifySigned(req, "PUT"));
+  MH_ASSIGN_OR_RETURN(RepoRecord rec, VerifySigned(req, "PUT", /*write=*/true));
   if (segs.size() != 5) return Status::NotFound("Not found");
   auto repo_id = ParseInt64(segs[2]);
   auto size = ParseInt64(segs[4]);
   const std::string& oid = segs[3];
   if (!repo_id || !size || !IsSha256Hex(oid)) return Status::NotFound("Not found");
-  auto rec = meta_->GetRepoById(*repo_id);
-  if (!rec.ok()) return RepoNotFoundStatus();
+  if (*repo_id != rec.id) return Status::Forbidden("Invalid signature");
   if (req.content_length >= 0 && req.content_length != *size) {
     return Status::InvalidArgument(fmt::format("Content-Length {} does not match the object size {}",
                                                req.content_length, *size));
@@ -207,7 +209,7 @@ Status Hub::HandleSignedUpload(Request& req, Response& resp, const std::vector<s
   }
   MH_RETURN_IF_ERROR(ingest->Finish());
   MH_RETURN_IF_ERROR(meta_->PutLfsObject(LfsObject{oid, *size, NowMs()}));
-  MH_RETURN_IF_ERROR(meta_->LinkLfsObject(rec->id, oid));
+  MH_RETURN_IF_ERROR(meta_->LinkLfsObject(rec.id, oid));
   metrics_->AddCounter("lfs_bytes_stored_total", *size);
   WriteJson(resp, 200, json::object());
   return Status::Ok();
@@ -215,11 +217,11 @@ Status Hub::HandleSignedUpload(Request& req, Response& resp, const std::vector<s
 
 Status Hub::HandleSignedPart(Request& req, Response& resp, const std::vector<std::string>& segs) {
   resp.route = "lfs_part";
-  MH_RETURN_IF_ERROR(VerifySigned(req, "PUT"));
+  MH_ASSIGN_OR_RETURN(RepoRecord rec, VerifySigned(req, "PUT", /*write=*/true));
   if (segs.size() != 4) return Status::NotFound("Not found");
   auto part = ParseInt64(segs[3]);
   auto session = meta_->GetUploadSession(segs[2]);
-  if (!session.ok()) return Status::NotFound("Unknown or finished upload session");
+  if (!session.ok() || session->repo_id != rec.id) return Status::NotFound("Unknown or finished upload session");
   if (!part || *part < 1 || *part > session->part_count) return Status::InvalidArgument("Invalid part number");
   int64_t expected = *part < session->part_count ? session->part_size
                                                  : session->size - session->part_size * (session->part_count - 1);
@@ -246,10 +248,10 @@ Status Hub::HandleSignedPart(Request& req, Response& resp, const std::vector<std
 
 Status Hub::HandleSignedComplete(Request& req, Response& resp, const std::vector<std::string>& segs) {
   resp.route = "lfs_complete";
-  MH_RETURN_IF_ERROR(VerifySigned(req, "POST"));
+  MH_ASSIGN_OR_RETURN(RepoRecord rec, VerifySigned(req, "POST", /*write=*/true));
   if (segs.size() != 3) return Status::NotFound("Not found");
   auto session = meta_->GetUploadSession(segs[2]);
-  if (!session.ok()) return Status::NotFound("Unknown or finished upload session");
+  if (!session.ok() || session->repo_id != rec.id) return Status::NotFound("Unknown or finished upload session");
   MH_ASSIGN_OR_RETURN(json body, ReadJsonBody(req, config_.max_json_body));
   if (!body.is_object() || !body.contains("oid") || !body["oid"].is_string() || !body.contains("parts") ||
       !body["parts"].is_array()) {
@@ -280,10 +282,14 @@ Status Hub::HandleSignedComplete(Request& req, Response& resp, const std::vector
 
 Status Hub::HandleSignedDownload(Request& req, Response& resp, const std::vector<std::string>& segs) {
   resp.route = "lfs_download";
-  MH_RETURN_IF_ERROR(VerifySigned(req, "GET"));
+  MH_ASSIGN_OR_RETURN(RepoRecord rec, VerifySigned(req, "GET", /*write=*/false));
   if (segs.size() != 4 || !IsSha256Hex(segs[3])) return Status::NotFound("Not found");
+  auto repo_id = ParseInt64(segs[2]);
+  if (!repo_id || *repo_id != rec.id) return Status::Forbidden("Invalid signature");
+  // Only objects the repository (still) holds: the URL is bound to it.
+  MH_ASSIGN_OR_RETURN(bool linked, meta_->IsLfsObjectLinked(rec.id, segs[3]));
   auto obj = StoredObject(segs[3]);
-  if (!obj.ok()) return Status::NotFound("Object does not exist");
+  if (!linked || !obj.ok()) return Status::NotFound("Object does not exist");
   return ServeLfsObject(req, resp, obj->oid, obj->size);
 }
 

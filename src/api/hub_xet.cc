@@ -78,11 +78,7 @@ Status Hub::HandleXetToken(Request& req, Response& resp, RepoRef& repo, bool wri
   (void)req;
   if (!xet_) return Status::NotImplemented("Xet storage is disabled on this hub");
   if (write) MH_RETURN_IF_ERROR(auth_.CheckWrite(repo.viewer, repo.rec));
-  XetTokenClaims c;
-  c.repo_id = repo.rec.id;
-  c.write = write;
-  c.exp_s = NowS() + config_.xet_token_ttl_s;
-  c.user_id = repo.viewer.user ? repo.viewer.user->id : 0;
+  XetTokenClaims c = GrantOf(repo, write, config_.xet_token_ttl_s);
   std::string token = IssueXetToken(config_.signing_key, c);
   resp.SetHeader("X-Xet-Cas-Url", CasUrl());
   resp.SetHeader("X-Xet-Access-Token", token);
@@ -92,7 +88,7 @@ Status Hub::HandleXetToken(Request& req, Response& resp, RepoRef& repo, bool wri
 }
 
 json Hub::XetUploadAction(const RepoRecord& rec, const Viewer& viewer, const std::string& rev) {
-  XetTokenClaims c{rec.id, true, NowS() + config_.xet_token_ttl_s, viewer.user ? viewer.user->id : 0};
+  XetTokenClaims c = Authenticator::GrantFor(viewer, rec, true, NowS() + config_.xet_token_ttl_s);
   return {{"href", XetTokenUrl(rec, true, rev)},
           {"header",
            {{"X-Xet-Cas-Url", CasUrl()},
@@ -111,20 +107,29 @@ Result<XetTokenClaims> Hub::XetAuth(const Request& req, bool write) {
   }
   MH_ASSIGN_OR_RETURN(XetTokenClaims c, VerifyXetToken(config_.signing_key, Trim(h->substr(7)), NowS()));
   if (write && !c.write) return Status::Forbidden("This Xet token is read-only; ask for a xet-write-token");
-  // The repository must still exist (a token outlives nothing it was issued for).
-  auto rec = meta_->GetRepoById(c.repo_id);
+  // A token outlives nothing it was issued for: re-check its grant (for what this request does) now.
+  AccessGrant use = c;
+  use.write = write;
+  auto rec = auth_.CheckGrant(use);
   if (!rec.ok()) {
-    if (rec.status().IsNotFound()) return Status(Code::kUnauthorized, "The repository of this Xet token is gone", "InvalidXetToken");
-    return rec.status();
+    const Status& s = rec.status();
+    if (s.code() == Code::kUnauthorized) return Status(Code::kUnauthorized, s.message(), "InvalidXetToken");
+    // Deleted, or no longer readable by the viewer it was issued to: the same answer for both.
+    if (s.code() == Code::kNotFound) {
+      return Status(Code::kUnauthorized, "This Xet token no longer grants access to its repository", "InvalidXetToken");
+    }
+    return s;
   }
   return c;
 }
 
-std::string Hub::SignedFetchUrl(const xet::XetHash& xorb, uint64_t first, uint64_t last) const {
-  std::string path = "/api/cas/fetch/" + xorb.ToHex();
-  std::string r = fmt::format("{}-{}", first, last);
-  int64_t exp = NowS() + config_.xet_token_ttl_s;
-  return fmt::format("{}{}?r={}&exp={}&sig={}", config_.public_url, path, r, exp, SignPath("GET", path + "?r=" + r, exp));
+std::string Hub::SignedFetchUrl(const XetTokenClaims& c, const xet::XetHash& xorb, uint64_t first,
+                                uint64_t last) const {
+  // Bound to the token's repository and hub token, re-checked at each fetch (HandleXetFetch).
+  AccessGrant g = c;
+  g.write = false;
+  g.exp_s = NowS() + config_.xet_token_ttl_s;
+  return SignedUrl("GET", "/api/cas/fetch/" + xorb.ToHex(), g, fmt::format("r={}-{}", first, last));
 }
 
 Status Hub::RouteCas(Request& req, Response& resp, const std::vector<std::string>& segs) {
@@ -235,7 +240,7 @@ Status Hub::RouteCas(Request& req, Response& resp, const std::vector<std::string
     for (const auto& f : r.fetch) {
       json chunks = {{"start", f.chunk_start}, {"end", f.chunk_end}};
       json bytes = {{"start", f.byte_first}, {"end", f.byte_last}};
-      std::string url = SignedFetchUrl(f.xorb, f.byte_first, f.byte_last);
+      std::string url = SignedFetchUrl(c, f.xorb, f.byte_first, f.byte_last);
       if (v2) {
         fetch[f.xorb.ToHex()].push_back({{"url", url}, {"ranges", json::array({{{"chunks", chunks}, {"bytes", bytes}}})}});
       } else {
@@ -272,16 +277,11 @@ Status Hub::RouteCas(Request& req, Response& resp, const std::vector<std::string
 }
 
 Status Hub::HandleXetFetch(Request& req, Response& resp, const std::string& xorb_seg) {
-  // Signed URL, no bearer token: the signature covers the xorb, the byte range and the expiry.
+  // Signed URL, no bearer token: the signature covers the xorb, the byte range, the expiry and the grant
+  // of the Xet token it was issued under, re-checked here (revoked token, deleted or now private repo).
   auto r = req.Query("r");
-  auto exp_s = req.Query("exp");
-  auto sig = req.Query("sig");
-  if (!r || !exp_s || !sig) return Status::Forbidden("This URL must be signed (r, exp and sig query parameters)");
-  auto exp = ParseInt64(*exp_s);
-  if (!exp || !ConstantTimeEquals(SignPath("GET", req.path + "?r=" + *r, *exp), *sig)) {
-    return Status::Forbidden("Invalid signature");
-  }
-  if (*exp < NowS()) return Status::Forbidden("This signed URL has expired");
+  if (!r) return Status::Forbidden("This URL must be signed (r, repo, user, tok, exp and sig query parameters)");
+  MH_RETURN_IF_ERROR(VerifySigned(req, "GET", /*write=*/false, "r=" + *r).status());
   auto signed_range = ParseSingleRange("bytes=" + *r);
   MH_ASSIGN_OR_RETURN(xet::XetHash xorb, HashSegment(xorb_seg, "xorb"));
   if (!signed_range) return Status::Forbidden("Invalid signature");

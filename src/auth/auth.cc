@@ -104,4 +104,47 @@ Status Authenticator::CheckCanCreateIn(const Viewer& v, const std::string& ns) {
   return Status::Ok();
 }
 
+AccessGrant Authenticator::GrantFor(const Viewer& v, const RepoRecord& repo, bool write, int64_t exp_s) {
+  AccessGrant g;
+  g.repo_id = repo.id;
+  g.write = write;
+  g.exp_s = exp_s;
+  g.user_id = v.user ? v.user->id : 0;
+  g.token_id = v.token ? v.token->id : 0;
+  return g;
+}
+
+Result<Viewer> Authenticator::ViewerOfGrant(const AccessGrant& g) {
+  Viewer v;
+  if (g.user_id == 0 && g.token_id == 0) return v;  // anonymous
+  const char kRevoked[] = "The access token this URL or Xet token was issued to has been revoked";
+  if (g.token_id != 0) {
+    auto token = meta_->GetTokenById(g.token_id);
+    if (!token.ok()) {
+      if (token.status().IsNotFound()) return Status::Unauthorized(kRevoked);
+      return token.status();
+    }
+    if (token->revoked || token->user_id != g.user_id) return Status::Unauthorized(kRevoked);
+    v.token = std::move(token).value();
+  }
+  auto user = meta_->GetAccountById(g.user_id);
+  if (!user.ok()) {
+    if (user.status().IsNotFound()) return Status::Unauthorized(kRevoked);
+    return user.status();
+  }
+  v.user = std::move(user).value();
+  return v;
+}
+
+Result<RepoRecord> Authenticator::CheckGrant(const AccessGrant& g) {
+  auto repo = meta_->GetRepoById(g.repo_id);
+  if (!repo.ok()) {
+    if (repo.status().IsNotFound()) return RepoNotFound();
+    return repo.status();
+  }
+  MH_ASSIGN_OR_RETURN(Viewer v, ViewerOfGrant(g));
+  MH_RETURN_IF_ERROR(g.write ? CheckWrite(v, *repo) : CheckRead(v, *repo));
+  return repo;
+}
+
 }  // namespace modelhub

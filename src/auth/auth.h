@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "auth/access_grant.h"
 #include "common/status.h"
 #include "storage/meta/metadata_store.h"
 
@@ -45,10 +46,23 @@ class Authenticator {
   // May the viewer create repositories under ns?
   Status CheckCanCreateIn(const Viewer& v, const std::string& ns);
 
+  // The grant a signed URL or Xet token carries for what v may do on repo now (write: CheckWrite
+  // passed), expiring at exp_s (auth/access_grant.h).
+  static AccessGrant GrantFor(const Viewer& v, const RepoRecord& repo, bool write, int64_t exp_s);
+  // Re-checks a verified grant at use, with the rules above: its token still exists, is not revoked
+  // and belongs to its user (else Unauthorized), its repository still exists (else NotFound
+  // RepoNotFound), and that viewer may still read it (write grants: write it) — else what
+  // CheckRead/CheckWrite answer. Returns the repository. Costs one primary-key lookup for an
+  // anonymous grant, three for a token's (two more for an org's private repository); nothing is
+  // cached, so a revocation or a privacy change made by any process holds at the next use.
+  Result<RepoRecord> CheckGrant(const AccessGrant& g);
+
   static std::string NewTokenSecret();
   static std::string HashToken(std::string_view secret);
 
  private:
+  // The viewer a grant was issued to, as it stands now (Unauthorized if its token was revoked).
+  Result<Viewer> ViewerOfGrant(const AccessGrant& g);
   // Role of the viewer in namespace ns: nullopt (none), read, write or admin.
   Result<std::optional<OrgRole>> RoleIn(const Viewer& v, const std::string& ns);
   MetadataStore* meta_;

@@ -9,16 +9,16 @@ namespace modelhub {
 
 namespace {
 
-constexpr std::string_view kPrefix = "mhxet1.";
+constexpr std::string_view kPrefix = "mhxet2.";
 
-std::string TokenKey(std::string_view signing_key) { return HmacSha256(signing_key, "xet-token"); }
+std::string TokenKey(std::string_view signing_key) { return HmacSha256(signing_key, "xet-token-2"); }
 
 Status Invalid() { return Status(Code::kUnauthorized, "Invalid Xet access token", "InvalidXetToken"); }
 
 }  // namespace
 
 std::string IssueXetToken(std::string_view signing_key, const XetTokenClaims& c) {
-  std::string payload = fmt::format("{}:{}:{}:{}", c.repo_id, c.write ? 'w' : 'r', c.exp_s, c.user_id);
+  std::string payload = fmt::format("{}:{}:{}:{}:{}", c.repo_id, c.write ? 'w' : 'r', c.exp_s, c.user_id, c.token_id);
   return std::string(kPrefix) + Base64UrlEncode(payload) + "." + Base64UrlEncode(HmacSha256(TokenKey(signing_key), payload));
 }
 
@@ -32,16 +32,17 @@ Result<XetTokenClaims> VerifyXetToken(std::string_view signing_key, std::string_
   if (!payload || !sig) return Invalid();
   if (!ConstantTimeEquals(HmacSha256(TokenKey(signing_key), *payload), *sig)) return Invalid();
   std::vector<std::string> f = Split(*payload, ':');
-  if (f.size() != 4 || (f[1] != "r" && f[1] != "w")) return Invalid();
+  if (f.size() != 5 || (f[1] != "r" && f[1] != "w")) return Invalid();
   auto repo = ParseInt64(f[0]);
   auto exp = ParseInt64(f[2]);
   auto user = ParseInt64(f[3]);
-  if (!repo || !exp || !user) return Invalid();
+  auto token_id = ParseInt64(f[4]);
+  if (!repo || !exp || !user || !token_id) return Invalid();
   if (*exp < now_s) {
     return Status(Code::kUnauthorized, "Xet access token expired; fetch a new one from the xet token endpoint",
                                 "ExpiredXetToken");
   }
-  return XetTokenClaims{*repo, f[1] == "w", *exp, *user};
+  return XetTokenClaims{*repo, f[1] == "w", *exp, *user, *token_id};
 }
 
 }  // namespace modelhub

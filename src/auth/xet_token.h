@@ -2,10 +2,12 @@
 // (GET /api/{type}s/{repo}/xet-{read|write}-token/{rev}) and the CAS routes
 // accept (docs/protocols/xet.md).
 //
-// A token is self-contained and signed, so any modelhub process sharing the
-// signing key honours it without a database lookup:
-//   "mhxet1." base64url(payload) "." base64url(HMAC-SHA256(key', payload))
-//   payload = "<repo_id>:<r|w>:<exp unix s>:<user_id>"   key' = HMAC(signing_key, "xet-token")
+// A token is an access grant (auth/access_grant.h) under an HMAC of the signing key, so any modelhub
+// process sharing the key can tell that it issued it:
+//   "mhxet2." base64url(payload) "." base64url(HMAC-SHA256(key', payload))
+//   payload = "<repo_id>:<r|w>:<exp unix s>:<user_id>:<token_id>"   key' = HMAC(signing_key, "xet-token-2")
+// The server re-checks the grant at every use (Authenticator::CheckGrant): a token stops working when the
+// hub token that obtained it is revoked, or its repository is deleted or no longer readable by that viewer.
 // A write token also allows reads of the same repository.
 //
 // Thread-safety: pure functions.
@@ -15,17 +17,12 @@
 #include <string>
 #include <string_view>
 
+#include "auth/access_grant.h"
 #include "common/status.h"
 
 namespace modelhub {
 
-struct XetTokenClaims {
-  int64_t repo_id = 0;
-  bool write = false;
-  int64_t exp_s = 0;     // unix seconds
-  int64_t user_id = 0;   // 0 = anonymous reader of a public repo
-  friend bool operator==(const XetTokenClaims&, const XetTokenClaims&) = default;
-};
+using XetTokenClaims = AccessGrant;
 
 std::string IssueXetToken(std::string_view signing_key, const XetTokenClaims& claims);
 

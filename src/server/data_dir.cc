@@ -1,8 +1,14 @@
 #include "server/data_dir.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "common/fs.h"
 #include "common/log.h"
@@ -90,10 +96,43 @@ Result<std::unique_ptr<MetadataStore>> OpenDataDirMetadata(const std::string& ro
   return OpenMetadataStore(MetadataLocation(root, c));
 }
 
-Result<std::unique_ptr<DataDir>> OpenDataDir(const std::string& root, const StorageConfig* requested) {
+Result<UniqueFd> LockDataDirExclusive(const std::string& root) {
+  const std::string path = root + "/serve.lock";
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd.valid()) return Status::IOError("open " + path + ": " + std::strerror(errno));
+  while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    if (errno != EWOULDBLOCK) return Status::IOError("flock " + path + ": " + std::strerror(errno));
+    auto holder = ReadFile(path);
+    std::string pid = holder.ok() ? Trim(*holder) : "";
+    return Status::Conflict(fmt::format(
+        "the data folder {} is in use by another modelhub process ({}); an embedded data folder (SQLite "
+        "metadata) is served by one process only. Stop that one first, or run several servers in the "
+        "scale-out mode (--metadata-url postgres://..., docs/deploy.md)",
+        root, pid.empty() ? "pid unknown" : "pid " + pid));
+  }
+  // Who holds it, for the message above (informational: the flock is the lock).
+  std::string me = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd.get(), 0) != 0 || ::pwrite(fd.get(), me.data(), me.size(), 0) != ssize_t(me.size())) {
+    LogWarn("could not record the pid in {}: {}", path, std::strerror(errno));
+  }
+  return fd;
+}
+
+Result<std::unique_ptr<DataDir>> OpenDataDir(const std::string& root, const StorageConfig* requested,
+                                             DataDirUse use) {
   auto d = std::make_unique<DataDir>();
   d->root = root;
   MH_RETURN_IF_ERROR(MakeDirs(root));
+  if (use == DataDirUse::kServe) {
+    // Lock before anything is created or migrated. The mode is the folder's (storage.conf) unless this
+    // server asks for stores of its own (checked against the folder below).
+    MH_ASSIGN_OR_RETURN(StorageConfig stored, ReadStorageConfig(root));
+    bool asks = requested != nullptr && !(requested->metadata_url.empty() && requested->blob_url.empty());
+    if ((asks ? requested->metadata_url : stored.metadata_url).empty()) {
+      MH_ASSIGN_OR_RETURN(d->serve_lock, LockDataDirExclusive(root));
+    }
+  }
   std::string format_path = root + "/FORMAT";
   auto format = ReadFile(format_path);
   int64_t version = kDataFormatVersion;
@@ -163,6 +202,7 @@ Status MigrateStorage(const std::string& root, const StorageConfig& to,
   }
   const std::string db = root + "/modelhub.db";
   if (!PathExists(db)) return Status::NotFound("no embedded metadata database at " + db);
+  MH_ASSIGN_OR_RETURN(UniqueFd lock, LockDataDirExclusive(root));  // no server on the folder meanwhile
   MH_ASSIGN_OR_RETURN(auto pg, PgMetadataStore::Open(to.metadata_url));
   progress("migrate: copying metadata from " + db + " to " + Redacted(to.metadata_url));
   MH_ASSIGN_OR_RETURN(int64_t rows, pg->ImportFromSqlite(db));

@@ -146,7 +146,8 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   hopts.access_log = !o.quiet;
 
   StorageConfig requested{o.metadata_url, o.blob_url};
-  auto dd = OpenDataDir(o.data, &requested);
+  // The embedded mode takes the folder's serve lock: one server per embedded data folder.
+  auto dd = OpenDataDir(o.data, &requested, DataDirUse::kServe);
   if (!dd.ok()) return Fail(dd.status());
 
   // Block termination signals in every thread; one thread waits for them.

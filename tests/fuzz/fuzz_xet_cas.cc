@@ -11,10 +11,13 @@
 //   1  PutXorb(hash = the real hash of the seeded file's first xorb, body = data)
 //   2  PutShard(data)
 //   3  PutShard(the valid upload shard of the seeded file with data applied as (offset, xor) pairs)
-//   4  VerifyXetToken(data) and Reconstruct(seeded file, range from data)
+//   4  VerifyXetToken(data), VerifySignedUrl(data as a query string: auth/access_grant.h) and
+//      Reconstruct(seeded file, range from data)
 //
 // Checks: nothing throws or crashes; errors are InvalidArgument / NotFound / TooLarge /
-// RangeNotSatisfiable / Unauthorized, never Internal or Corruption; an accepted xorb verifies in
+// RangeNotSatisfiable / Unauthorized (Forbidden for signed URLs), never Internal or Corruption; a grant
+// issued from the input's numbers verifies back to itself, and only with its own method and resource;
+// an accepted xorb verifies in
 // storage; an accepted shard registers files whose content reads back with the registered sha256;
 // a reconstruction's terms add up to the requested range.
 #include <cstddef>
@@ -22,12 +25,17 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
+#include "auth/access_grant.h"
 #include "auth/xet_token.h"
 #include "common/fs.h"
+#include "common/strings.h"
 #include "crypto/sha256.h"
 #include "fuzz_util.h"
 #include "storage/blob/blob_store.h"
@@ -138,6 +146,45 @@ void FuzzShard(World& w, std::string_view body) {
   }
 }
 
+// data as a signed URL's query ("k=v&k=v", no decoding: the server's parser is fuzz_query's).
+void FuzzSignedUrl(std::string_view data) {
+  std::vector<std::pair<std::string, std::string>> params;
+  for (const auto& kv : Split(data, '&')) {
+    auto eq = kv.find('=');
+    params.emplace_back(kv.substr(0, eq), eq == std::string::npos ? "" : kv.substr(eq + 1));
+  }
+  auto lookup = [&params](std::string_view name) -> std::optional<std::string> {
+    for (const auto& [k, v] : params)
+      if (k == name) return v;
+    return std::nullopt;
+  };
+  auto g = VerifySignedUrl("fuzz key", "GET", "/r", lookup, false, 1000);
+  if (!g.ok()) {
+    FUZZ_CHECK(g.status().code() == Code::kForbidden, "VerifySignedUrl: unexpected {} for {}", g.status().ToString(),
+               fuzz::Quote(data));
+  }
+  // A grant made of the input's bytes round-trips, and is refused for another method or resource.
+  if (data.size() >= 32) {
+    int64_t n[4];
+    std::memcpy(n, data.data(), sizeof n);
+    AccessGrant want{n[0], (n[1] & 1) != 0, n[1], n[2], n[3]};
+    std::string q = SignedUrlQuery("fuzz key", "PUT", data.substr(32), want);
+    params.clear();
+    for (const auto& kv : Split(q, '&')) {
+      auto eq = kv.find('=');
+      params.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+    auto got = VerifySignedUrl("fuzz key", "PUT", data.substr(32), lookup, want.write, INT64_MIN);
+    FUZZ_CHECK(got.ok() && *got == want, "a signed query must verify to its grant: {}", fuzz::Quote(q));
+    FUZZ_CHECK(!VerifySignedUrl("fuzz key", "GET", data.substr(32), lookup, want.write, INT64_MIN).ok(),
+               "another method must not verify");
+    FUZZ_CHECK(!VerifySignedUrl("fuzz key", "PUT", std::string(data.substr(32)) + "x", lookup, want.write, INT64_MIN).ok(),
+               "another resource must not verify");
+    auto x = VerifyXetToken("fuzz key", IssueXetToken("fuzz key", want), INT64_MIN);
+    FUZZ_CHECK(x.ok() && *x == want, "a Xet token must verify to its claims");
+  }
+}
+
 }  // namespace
 }  // namespace modelhub
 
@@ -174,6 +221,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
     case 4: {
       auto t = VerifyXetToken("fuzz key", data, 1000);
       if (!t.ok()) CheckError(t.status(), "VerifyXetToken", data);
+      FuzzSignedUrl(data);
       if (data.size() >= 16) {
         uint64_t a = 0, b = 0;
         std::memcpy(&a, data.data(), 8);

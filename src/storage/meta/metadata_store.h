@@ -154,6 +154,9 @@ class MetadataStore {
   virtual Result<Token> CreateToken(int64_t user_id, const std::string& display_name, TokenRole role,
                                     const std::string& secret_sha256_hex) = 0;
   virtual Result<Token> FindTokenBySecretHash(const std::string& secret_sha256_hex) = 0;  // NotFound (also if revoked)
+  // The token with that id, revoked ones too (Token::revoked says so); NotFound if unknown. One
+  // primary-key lookup: signed URLs and Xet tokens re-check the token that minted them at each use.
+  virtual Result<Token> GetTokenById(int64_t id) = 0;
   // Revokes every non-revoked token of user_id with that display name; NotFound if none.
   virtual Status RevokeToken(int64_t user_id, const std::string& display_name) = 0;
   virtual Result<std::vector<Token>> ListTokens(int64_t user_id) = 0;  // revoked ones too, by id

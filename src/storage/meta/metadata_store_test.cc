@@ -256,6 +256,36 @@ TEST_P(MetadataStoreConformance, TokensCreateFindRevoke) {
   EXPECT_TRUE(tokens.empty());
 }
 
+TEST_P(MetadataStoreConformance, TokenById) {
+  MH_ASSERT_OK_AND_ASSIGN(Account alice, store().CreateUser("alice", false));
+  MH_ASSERT_OK_AND_ASSIGN(Account bob, store().CreateUser("bob", false));
+  MH_ASSERT_OK_AND_ASSIGN(Token t1, store().CreateToken(alice.id, "laptop", TokenRole::kWrite, Hex64(1)));
+  MH_ASSERT_OK_AND_ASSIGN(Token t2, store().CreateToken(bob.id, "ci", TokenRole::kRead, Hex64(2)));
+
+  MH_ASSERT_OK_AND_ASSIGN(Token got, store().GetTokenById(t1.id));
+  EXPECT_EQ(got.id, t1.id);
+  EXPECT_EQ(got.user_id, alice.id);
+  EXPECT_EQ(got.display_name, "laptop");
+  EXPECT_EQ(got.role, TokenRole::kWrite);
+  EXPECT_EQ(got.created_ms, t1.created_ms);
+  EXPECT_FALSE(got.revoked);
+  MH_ASSERT_OK_AND_ASSIGN(got, store().GetTokenById(t2.id));
+  EXPECT_EQ(got.user_id, bob.id);
+  EXPECT_EQ(got.role, TokenRole::kRead);
+
+  // Revoked tokens are still found, and say so (FindTokenBySecretHash no longer finds them).
+  MH_ASSERT_OK(store().RevokeToken(alice.id, "laptop"));
+  MH_ASSERT_OK_AND_ASSIGN(got, store().GetTokenById(t1.id));
+  EXPECT_TRUE(got.revoked);
+  EXPECT_EQ(got.user_id, alice.id);
+  MH_ASSERT_OK_AND_ASSIGN(got, store().GetTokenById(t2.id));
+  EXPECT_FALSE(got.revoked);
+
+  MH_EXPECT_CODE(store().GetTokenById(t1.id + t2.id + 1000), kNotFound);
+  MH_EXPECT_CODE(store().GetTokenById(0), kNotFound);
+  MH_EXPECT_CODE(store().GetTokenById(-1), kNotFound);
+}
+
 TEST_P(MetadataStoreConformance, TokensRejectBadInput) {
   MH_ASSERT_OK_AND_ASSIGN(Account alice, store().CreateUser("alice", false));
   MH_ASSERT_OK_AND_ASSIGN(Account acme, store().CreateOrg("acme", "alice"));

@@ -690,6 +690,14 @@ Result<Token> PgMetadataStore::FindTokenBySecretHash(const std::string& secret_s
   });
 }
 
+Result<Token> PgMetadataStore::GetTokenById(int64_t id) {
+  return Read([&](PgConn& c) -> Result<Token> {
+    MH_ASSIGN_OR_RETURN(PgResult r, c.Exec(std::string(kSelectToken) + "WHERE id = $1", PgParams::Of(id)));
+    if (r.rows() == 0) return Status::NotFound(fmt::format("token {} not found", id));
+    return ReadToken(r, 0);
+  });
+}
+
 Status PgMetadataStore::RevokeToken(int64_t user_id, const std::string& display_name) {
   const std::string not_found = "no valid token named '" + display_name + "'";
   if (!StorableText(display_name)) return Status::NotFound(not_found);

@@ -512,6 +512,16 @@ Result<Token> SqliteMetadataStore::FindTokenBySecretHash(const std::string& secr
   });
 }
 
+Result<Token> SqliteMetadataStore::GetTokenById(int64_t id) {
+  return Read([&](SqliteConn& c) -> Result<Token> {
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE id = ?1"));
+    st.BindAll(id);
+    MH_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return Status::NotFound("token " + std::to_string(id) + " not found");
+    return ReadToken(st);
+  });
+}
+
 Status SqliteMetadataStore::RevokeToken(int64_t user_id, const std::string& display_name) {
   return Write([&](SqliteConn& c) {
     return ModifyExisting(c,

@@ -64,6 +64,7 @@ class SqliteMetadataStore final : public MetadataStore {
   Result<Token> CreateToken(int64_t user_id, const std::string& display_name, TokenRole role,
                             const std::string& secret_sha256_hex) override;
   Result<Token> FindTokenBySecretHash(const std::string& secret_sha256_hex) override;
+  Result<Token> GetTokenById(int64_t id) override;
   Status RevokeToken(int64_t user_id, const std::string& display_name) override;
   Result<std::vector<Token>> ListTokens(int64_t user_id) override;
 
