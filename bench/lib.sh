@@ -90,7 +90,8 @@ start_modelhub() {
   mkdir -p "$MH_DATA"
   MH_PORT="$(free_port)"
   MH_URL="http://127.0.0.1:$MH_PORT"
-  "$MH_BIN" serve --data "$MH_DATA" --listen "127.0.0.1:$MH_PORT" --public-url "$MH_URL" --quiet \
+  # --metrics-public: the benchmarks read the counters of /metrics without a token (loopback only).
+  "$MH_BIN" serve --data "$MH_DATA" --listen "127.0.0.1:$MH_PORT" --public-url "$MH_URL" --quiet --metrics-public \
     </dev/null >"$MH_LOG" 2>&1 &
   MH_PID=$!
   bench_track_pid "$MH_PID"

@@ -20,7 +20,7 @@ namespace {
 
 using json = nlohmann::json;
 
-Status Errno(const std::string& what) { return Status::IOError(what + ": " + std::strerror(errno)); }
+Status Errno(const std::string& what) { return ErrnoStatus(errno, what); }
 
 std::string ToJson(const LfsLock& l) {
   return json{{"id", l.id}, {"path", l.path}, {"owner", l.owner}, {"locked_at_ms", l.locked_at_ms}, {"ref", l.ref}}

@@ -5,7 +5,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,7 +23,7 @@ namespace modelhub {
 
 namespace {
 
-Status Errno(const std::string& what) { return Status::IOError(what + ": " + std::strerror(errno)); }
+Status Errno(const std::string& what) { return ErrnoStatus(errno, what); }
 
 // RAII for the posix_spawn attribute objects.
 struct SpawnSetup {
@@ -68,16 +70,34 @@ Result<UniqueFd> OpenAnonymousTempFile(const std::string& dir) {
   return UniqueFd(fd);
 }
 
+Result<UniqueFd> OpenMemoryFile(const char* name) {
+  int fd = ::memfd_create(name, MFD_CLOEXEC);
+  if (fd < 0) return Errno(std::string("memfd ") + name);
+  return UniqueFd(fd);
+}
+
+Result<UniqueFd> OpenOutputSpool(const std::string& dir, int64_t min_free_bytes) {
+  struct statvfs vfs;
+  if (::statvfs(dir.c_str(), &vfs) == 0 &&
+      static_cast<unsigned __int128>(vfs.f_bavail) * vfs.f_frsize < static_cast<unsigned __int128>(min_free_bytes)) {
+    return OpenMemoryFile("git-output");
+  }
+  auto file = OpenAnonymousTempFile(dir);
+  if (!file.ok() && file.status().IsNoSpace()) return OpenMemoryFile("git-output");
+  return file;
+}
+
 GitSubprocess::~GitSubprocess() { Kill(); }
 
 Result<std::unique_ptr<GitSubprocess>> GitSubprocess::Start(const std::vector<std::string>& argv,
                                                             const std::vector<std::string>& env,
-                                                            const std::string& tmp_dir,
+                                                            const std::string& tmp_dir, int64_t spool_min_free_bytes,
                                                             const std::string& stdout_prefix, bool with_stdin) {
   if (argv.empty()) return Status::Internal("GitSubprocess: empty argv");
   std::unique_ptr<GitSubprocess> p(new GitSubprocess());
-  MH_ASSIGN_OR_RETURN(p->stdout_, OpenAnonymousTempFile(tmp_dir));
-  MH_ASSIGN_OR_RETURN(p->stderr_, OpenAnonymousTempFile(tmp_dir));
+  MH_ASSIGN_OR_RETURN(p->stdout_, OpenOutputSpool(tmp_dir, spool_min_free_bytes));
+  // A few lines at most (with --stateless-rpc, progress and hook output travel in stdout's side band).
+  MH_ASSIGN_OR_RETURN(p->stderr_, OpenMemoryFile("git-stderr"));
   if (!stdout_prefix.empty()) MH_RETURN_IF_ERROR(WriteAll(p->stdout_.get(), stdout_prefix.data(), stdout_prefix.size()));
 
   UniqueFd child_stdin;

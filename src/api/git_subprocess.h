@@ -2,7 +2,7 @@
 // HTTP request. Private to src/api (hub_git.cc).
 //
 // Shape of a run (the "calling sequence"):
-//   auto p = GitSubprocess::Start(argv, env, tmp_dir, prefix);  // spawned, stdout -> unlinked temp file
+//   auto p = GitSubprocess::Start(argv, env, tmp_dir, min_free, prefix, with_stdin);  // stdout -> spool
 //   p->WriteStdin(...) any number of times                      // the request body, already inflated
 //   p->Wait(timeout_s)                                           // closes stdin, waits (kills on timeout)
 //   p->TakeStdout()                                              // the response body: fd + length
@@ -15,6 +15,9 @@
 // a nameless file (O_TMPFILE, on the data folder's disk) holds it without
 // memory that grows with the pack, needs no draining thread (a file never
 // blocks the writer) and disappears by itself when closed or on a crash.
+// When that disk is (nearly) full the output is held in memory instead (memfd;
+// OpenOutputSpool): a full data disk must not stop clones and fetches, which
+// read the repositories and write nothing there. stderr is always in memory.
 //
 // The child gets no shell, no inherited descriptors beyond 0/1/2, default
 // signal dispositions and an empty signal mask, and its own process group.
@@ -35,6 +38,12 @@ namespace modelhub {
 
 // A nameless temp file in dir (O_TMPFILE, or mkstemp + unlink where unsupported).
 Result<UniqueFd> OpenAnonymousTempFile(const std::string& dir);
+// A nameless file in memory (memfd_create; swappable like tmpfs).
+Result<UniqueFd> OpenMemoryFile(const char* name);
+// Where a git run's output waits to be sent: a nameless file in dir, unless dir's filesystem
+// has less than min_free_bytes available to us or the file cannot be created for lack of
+// space (NoSpace): then a memory file.
+Result<UniqueFd> OpenOutputSpool(const std::string& dir, int64_t min_free_bytes);
 
 class GitSubprocess {
  public:
@@ -43,11 +52,12 @@ class GitSubprocess {
   GitSubprocess& operator=(const GitSubprocess&) = delete;
 
   // argv[0] is looked up in PATH (the server's). env replaces the environment.
-  // stdout_prefix is written to the output file before the child starts (the
+  // stdout goes to OpenOutputSpool(tmp_dir, spool_min_free_bytes). stdout_prefix is written to the output file before the child starts (the
   // "# service=" header of info/refs). with_stdin=false gives the child /dev/null.
   static Result<std::unique_ptr<GitSubprocess>> Start(const std::vector<std::string>& argv,
                                                       const std::vector<std::string>& env, const std::string& tmp_dir,
-                                                      const std::string& stdout_prefix, bool with_stdin);
+                                                      int64_t spool_min_free_bytes, const std::string& stdout_prefix,
+                                                      bool with_stdin);
 
   // Writes to the child's stdin. Returns false (and stops accepting input) once
   // the child has closed its stdin (it finished or failed early): the caller

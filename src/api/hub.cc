@@ -27,6 +27,7 @@ int HttpStatusFor(const Status& s) {
     case Code::kRangeNotSatisfiable: return 416;
     case Code::kNotImplemented: return 501;
     case Code::kUnavailable: return 503;
+    case Code::kNoSpace: return 507;
     case Code::kCorruption:
     case Code::kIOError:
     case Code::kInternal: return 500;
@@ -54,13 +55,22 @@ void WriteError(Response& resp, const Status& s) {
     switch (s.code()) {
       case Code::kInvalidArgument: code = "BadRequest"; break;
       case Code::kTooLarge: code = "PayloadTooLarge"; break;
+      case Code::kNoSpace: code = "InsufficientStorage"; break;
       default: code = CodeName(s.code());
     }
   }
   std::string message = s.message();
-  if (status >= 500 && s.code() != Code::kNotImplemented && s.code() != Code::kUnavailable) {
+  if (s.code() == Code::kNoSpace) {
+    // The details (which file, which store) are for the operator; the client learns the cause.
+    LogError("out of disk space: {}", s.message());
+    code = "InsufficientStorage";
+    message = "Insufficient storage: the server's disk is full; nothing was stored. Try again after the "
+              "operator has freed space.";
+  } else if (status >= 500 && s.code() != Code::kNotImplemented && s.code() != Code::kUnavailable) {
     LogError("internal error: {}", s.ToString());
   }
+  // Server-side failures may quote files of the data folder: no server path leaves the server.
+  if (status >= 500) message = RedactPaths(message);
   // Keep any headers a handler already set (e.g. X-Repo-Commit on EntryNotFound).
   resp.stream.reset();
   // "error" for the HF clients, "message" for git-lfs.
@@ -87,6 +97,24 @@ bool QueryBool(const Request& req, const std::string& name, bool dflt) {
   if (v->empty()) return true;
   auto b = ParseBool(*v);
   return b ? *b : dflt;
+}
+
+Result<int64_t> PageParam(const Request& req, const char* name, int64_t dflt, int64_t max) {
+  auto v = req.Query(name);
+  if (!v) return dflt;
+  auto n = ParseInt64(*v);
+  if (!n || *n < 0) return Status::InvalidArgument(fmt::format("'{}' must be a non-negative integer", name));
+  return std::min(*n, max);
+}
+
+PageSpan PageOf(int64_t total, int64_t cursor, int64_t limit) {
+  total = std::max<int64_t>(total, 0);
+  PageSpan p;
+  p.begin = std::clamp<int64_t>(cursor, 0, total);
+  // begin <= total, so total - begin cannot overflow, and neither can begin + min(limit, total - begin).
+  p.end = p.begin + std::min(std::max<int64_t>(limit, 0), total - p.begin);
+  if (p.end < total && p.end > p.begin) p.next = p.end;
+  return p;
 }
 
 Result<std::string> DecodeSegment(const std::string& raw) {
@@ -311,6 +339,15 @@ Status Hub::Route(Request& req, Response& resp) {
   }
   if (s0 == "metrics" && segs.size() == 1) {
     resp.route = "metrics";
+    // Traffic, repository activity and storage counters are the operator's: an administrator's
+    // token unless the operator made them public (a scraper on a private network).
+    if (!config_.metrics_public) {
+      MH_ASSIGN_OR_RETURN(Viewer viewer, Auth(req));
+      if (viewer.anonymous()) {
+        return Status::Unauthorized("/metrics needs a hub administrator's token (or serve --metrics-public)");
+      }
+      if (!viewer.is_admin()) return Status::Forbidden("/metrics is only for hub administrators");
+    }
     resp.SetHeader("Content-Type", "text/plain; version=0.0.4");
     resp.body = metrics_->RenderPrometheus();
     if (content_ != nullptr) {

@@ -49,10 +49,16 @@ struct HubConfig {
   int64_t git_timeout_s = 3600;                 // one upload-pack / receive-pack run, then it is killed
   int64_t git_max_request_bytes = 256LL << 20;  // inflated upload-pack request (wants and haves)
   std::string git_binary = "git";               // looked up in PATH
+  // git output waits in a nameless file on the data disk, or in memory when that disk has less than
+  // this free (a full data disk must not stop clones and fetches).
+  int64_t git_spool_min_free_bytes = 256LL << 20;
   // Xet (hub_xet.cc; docs/protocols/xet.md).
   bool xet_enabled = true;              // advertise Xet and serve the CAS under /api/cas
   int64_t xet_token_ttl_s = 3600;       // Xet access tokens and signed xorb URLs
   int64_t xet_dedup_ttl_s = 24 * 3600;  // key expiry of dedup answers (clients cache them until then)
+  // /metrics: false = only hub administrators (an admin user's token); true = anyone (a scraper
+  // on a private network; `serve --metrics-public`).
+  bool metrics_public = false;
 };
 
 struct RepoRef;  // a resolved /api/{type}s/{ns}/{name}

@@ -82,14 +82,6 @@ json CommitJson(const CommitInfo& c, bool formatted) {
   return j;
 }
 
-Result<int64_t> PageParam(const Request& req, const char* name, int64_t dflt, int64_t max) {
-  auto v = req.Query(name);
-  if (!v) return dflt;
-  auto n = ParseInt64(*v);
-  if (!n || *n < 0) return Status::InvalidArgument(fmt::format("'{}' must be a non-negative integer", name));
-  return std::min(*n, max);
-}
-
 }  // namespace
 
 Result<std::pair<std::string, std::string>> Hub::SplitRevision(GitRepo& git, const std::vector<std::string>& segs,
@@ -126,10 +118,12 @@ Status Hub::HandleTree(Request& req, Response& resp, RepoRef& repo, const std::v
   if (limit == 0) limit = 1000;
   MH_ASSIGN_OR_RETURN(int64_t cursor, PageParam(req, "cursor", 0, INT64_MAX));
   json arr = json::array();
-  int64_t n = int64_t(entries->size());
-  for (int64_t i = cursor; i < n && i < cursor + limit; ++i) arr.push_back(EntryJson(*git, commit, (*entries)[size_t(i)], expand, xet_of));
-  if (cursor + limit < n) {
-    resp.SetHeader("Link", fmt::format("<{}>; rel=\"next\"", NextPageUrl(req, "cursor", cursor + limit)));
+  const PageSpan page = PageOf(int64_t(entries->size()), cursor, limit);
+  for (int64_t i = page.begin; i < page.end; ++i) {
+    arr.push_back(EntryJson(*git, commit, (*entries)[size_t(i)], expand, xet_of));
+  }
+  if (page.next >= 0) {
+    resp.SetHeader("Link", fmt::format("<{}>; rel=\"next\"", NextPageUrl(req, "cursor", page.next)));
   }
   WriteJson(resp, 200, arr);
   return Status::Ok();

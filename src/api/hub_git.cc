@@ -28,6 +28,7 @@
 #include "common/strings.h"
 #include "common/time_util.h"
 #include "repo/path_rules.h"
+#include "repo/stale_locks.h"
 #include "storage/gc/gc_lock.h"
 
 namespace modelhub {
@@ -134,7 +135,7 @@ Result<std::string> EnsureHooksDir(const std::string& repos_dir) {
   MH_RETURN_IF_ERROR(MakeDirs(rel));
   // git runs hooks inside the repository: core.hooksPath must be absolute.
   std::unique_ptr<char, decltype(&std::free)> abs(::realpath(rel.c_str(), nullptr), &std::free);
-  if (!abs) return Status::IOError("realpath " + rel + ": " + std::strerror(errno));
+  if (!abs) return ErrnoStatus(errno, "realpath " + rel);
   std::string dir = abs.get();
   std::string path = dir + "/pre-receive";
   auto cur = ReadFile(path);
@@ -281,7 +282,17 @@ Status Hub::RunGitService(Request& req, Response& resp, RepoRef& repo, const std
     }
   }
 
-  MH_ASSIGN_OR_RETURN(std::string hooks, EnsureHooksDir(config_.repos_dir));
+  // Only a push runs hooks: a clone or fetch writes nothing on the data disk (it must work when
+  // that disk is full), so the hooks folder is written only for receive-pack.
+  std::string hooks;
+  if (push) {
+    MH_ASSIGN_OR_RETURN(hooks, EnsureHooksDir(config_.repos_dir));
+  } else {
+    std::unique_ptr<char, decltype(&std::free)> abs(::realpath(Dirname(config_.repos_dir).c_str(), nullptr),
+                                                    &std::free);
+    if (!abs) return ErrnoStatus(errno, "realpath " + Dirname(config_.repos_dir));
+    hooks = std::string(abs.get()) + "/git-hooks";  // not created: only its parent (HOME) is used
+  }
   // Environment: nothing of the server's own, no system or global git config.
   const char* path_env = std::getenv("PATH");
   std::vector<std::string> env = {
@@ -345,7 +356,14 @@ Status Hub::RunGitService(Request& req, Response& resp, RepoRef& repo, const std
   // layer must drop this repository's entries once git is gone, on every path out of here.
   // (Declared before proc, so it runs after proc's destructor has killed and reaped git.)
   RefsChangedOnExit refs_changed(push && !advertise ? dir : std::string());
-  MH_ASSIGN_OR_RETURN(auto proc, GitSubprocess::Start(argv, env, config_.repos_dir, prefix, !advertise));
+  if (push && !advertise) {
+    // git receive-pack would refuse to move a ref whose lock file a killed writer left behind,
+    // on every push from now on: remove the stale ones first (repo/stale_locks.h).
+    auto removed = RecoverStaleLocks(dir);
+    if (!removed.ok()) LogWarn("git push to {}: checking for stale lock files: {}", repo.rec.FullId(),
+                               removed.status().message());
+  }
+  MH_ASSIGN_OR_RETURN(auto proc, GitSubprocess::Start(argv, env, config_.repos_dir, config_.git_spool_min_free_bytes, prefix, !advertise));
 
   int64_t fed = 0;
   if (!advertise) {

@@ -45,6 +45,20 @@ Result<json> ReadJsonBody(Request& req, int64_t max_bytes);
 
 // Query/body parameter helpers.
 bool QueryBool(const Request& req, const std::string& name, bool dflt);
+// A non-negative integer query parameter (a page size or an offset cursor): dflt when absent,
+// at most max; InvalidArgument when not a non-negative integer.
+Result<int64_t> PageParam(const Request& req, const char* name, int64_t dflt, int64_t max);
+
+// One page of an offset-paged listing of `total` items: items [begin, end) from `cursor`, at
+// most `limit` of them; `next` is the cursor of the following page, or -1 when this page is the
+// last. A cursor at or past the end gives an empty page and no next page. Negative inputs count
+// as 0; nothing overflows, whatever the inputs (every listing that pages by offset uses this).
+struct PageSpan {
+  int64_t begin = 0;
+  int64_t end = 0;
+  int64_t next = -1;
+};
+PageSpan PageOf(int64_t total, int64_t cursor, int64_t limit);
 std::string JoinDecoded(const std::vector<std::string>& segs, size_t from);
 Result<std::string> DecodeSegment(const std::string& raw);
 

@@ -48,9 +48,10 @@ Result<std::vector<LfsLock>> Page(std::vector<LfsLock> all, const std::string& c
   }
   if (limit <= 0) limit = kDefaultLimit;
   limit = std::min(limit, kMaxLimit);
+  const PageSpan page = PageOf(int64_t(all.size()), start, limit);
   std::vector<LfsLock> out;
-  for (int64_t i = start; i < int64_t(all.size()) && int64_t(out.size()) < limit; ++i) out.push_back(all[size_t(i)]);
-  if (start + int64_t(out.size()) < int64_t(all.size())) *next_cursor = std::to_string(start + int64_t(out.size()));
+  for (int64_t i = page.begin; i < page.end; ++i) out.push_back(std::move(all[size_t(i)]));
+  if (page.next >= 0) *next_cursor = std::to_string(page.next);
   return out;
 }
 

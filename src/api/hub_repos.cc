@@ -333,6 +333,7 @@ Status Hub::HandleListRepos(Request& req, Response& resp, RepoType type) {
     arr.push_back(std::move(j));
   }
   if (more) {
+    // more: a row exists past offset + limit, so that sum is below the row count (no overflow).
     resp.SetHeader("Link", fmt::format("<{}>; rel=\"next\"", NextPageUrl(req, "cursor", offset + limit)));
   }
   WriteJson(resp, 200, arr);

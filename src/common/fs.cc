@@ -14,8 +14,23 @@
 namespace modelhub {
 
 namespace {
-Status Errno(const std::string& what) { return Status::IOError(what + ": " + std::strerror(errno)); }
+Status Errno(const std::string& what) { return ErrnoStatus(errno, what); }
 }  // namespace
+
+bool IsNoSpaceErrno(int err) { return err == ENOSPC || err == EDQUOT; }
+
+Status ErrnoStatus(int err, const std::string& what) {
+  std::string msg = what + ": " + std::strerror(err);
+  if (IsNoSpaceErrno(err)) return Status::NoSpace(std::move(msg));
+  return Status::IOError(std::move(msg));
+}
+
+Status ErrorCodeStatus(const std::error_code& ec, const std::string& what) {
+  if (ec.category() == std::generic_category() || ec.category() == std::system_category()) {
+    return ErrnoStatus(ec.value(), what);
+  }
+  return Status::IOError(what + ": " + ec.message());
+}
 
 void UniqueFd::reset(int fd) {
   if (fd_ >= 0) ::close(fd_);
@@ -25,7 +40,7 @@ void UniqueFd::reset(int fd) {
 Status MakeDirs(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::IOError("mkdir " + dir + ": " + ec.message());
+  if (ec) return ErrorCodeStatus(ec, "mkdir " + dir);
   return Status::Ok();
 }
 
@@ -101,7 +116,7 @@ bool PathExists(const std::string& path) {
 Status RemoveAll(const std::string& path) {
   std::error_code ec;
   std::filesystem::remove_all(path, ec);
-  if (ec) return Status::IOError("remove " + path + ": " + ec.message());
+  if (ec) return ErrorCodeStatus(ec, "remove " + path);
   return Status::Ok();
 }
 

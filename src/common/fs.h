@@ -5,10 +5,20 @@
 
 #include <cstdint>
 #include <string>
+#include <system_error>
 
 #include "common/status.h"
 
 namespace modelhub {
+
+// The one mapping from an OS error number to a Status: ENOSPC and EDQUOT (disk or quota full)
+// give NoSpace, everything else IOError; the message is "<what>: <strerror>". Call right after
+// the failing call with errno (or the error a function returned).
+Status ErrnoStatus(int err, const std::string& what);
+// The same for the error codes of std::filesystem.
+Status ErrorCodeStatus(const std::error_code& ec, const std::string& what);
+// True for the errors that mean "out of space" (ENOSPC, EDQUOT).
+bool IsNoSpaceErrno(int err);
 
 Status MakeDirs(const std::string& dir);
 Result<std::string> ReadFile(const std::string& path);  // whole file; small files only

@@ -18,6 +18,7 @@ const char* CodeName(Code c) {
     case Code::kRangeNotSatisfiable: return "RangeNotSatisfiable";
     case Code::kNotImplemented: return "NotImplemented";
     case Code::kInternal: return "Internal";
+    case Code::kNoSpace: return "NoSpace";
   }
   return "Unknown";
 }

@@ -30,6 +30,7 @@ enum class Code {
   kRangeNotSatisfiable,
   kNotImplemented,
   kInternal,
+  kNoSpace,  // the server's disk (or quota) is full: ENOSPC, EDQUOT, SQLITE_FULL, ... (HTTP 507)
 };
 
 const char* CodeName(Code c);
@@ -62,6 +63,8 @@ class [[nodiscard]] Status {
   static Status RangeNotSatisfiable(std::string msg) { return Status(Code::kRangeNotSatisfiable, std::move(msg)); }
   static Status NotImplemented(std::string msg) { return Status(Code::kNotImplemented, std::move(msg)); }
   static Status Internal(std::string msg) { return Status(Code::kInternal, std::move(msg)); }
+  // msg is for the server log (it may name files); clients are told only that the disk is full.
+  static Status NoSpace(std::string msg) { return Status(Code::kNoSpace, std::move(msg)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -69,6 +72,7 @@ class [[nodiscard]] Status {
   const std::string& hub_code() const { return hub_code_; }
   bool retryable() const { return retryable_; }
   bool IsNotFound() const { return code_ == Code::kNotFound; }
+  bool IsNoSpace() const { return code_ == Code::kNoSpace; }
 
   // Returns a copy with the Hub error code replaced (e.g. NotFound -> "EntryNotFound").
   Status WithHubCode(std::string hub_code) const {

@@ -191,4 +191,49 @@ std::string HtmlEscape(std::string_view s) {
   return out;
 }
 
+namespace {
+bool StartsPath(char before) {
+  return before == ' ' || before == '\t' || before == '\n' || before == '\'' || before == '"' || before == '`' ||
+         before == '(' || before == '[' || before == '<' || before == '=' || before == ',';
+}
+bool EndsPath(std::string_view s, size_t i) {
+  char c = s[i];
+  if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\'' || c == '"' || c == '`' || c == ')' ||
+      c == ']' || c == '>' || c == ',' || c == ';') {
+    return true;
+  }
+  return c == ':' && (i + 1 == s.size() || s[i + 1] == ' ');
+}
+std::string SafePathText(std::string_view path) {
+  constexpr std::string_view kGit = ".git/";
+  if (auto g = path.rfind(kGit); g != std::string_view::npos && g + kGit.size() < path.size()) {
+    std::string_view inside = path.substr(g + kGit.size());
+    while (inside.substr(0, 2) == "./") inside.remove_prefix(2);
+    if (!inside.empty()) return std::string(inside);
+  }
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  auto slash = path.rfind('/');
+  return ".../" + std::string(path.substr(slash + 1));
+}
+}  // namespace
+
+std::string RedactPaths(std::string_view msg) {
+  std::string out;
+  out.reserve(msg.size());
+  size_t i = 0;
+  while (i < msg.size()) {
+    bool starts = msg[i] == '/' && (i == 0 || StartsPath(msg[i - 1])) && i + 1 < msg.size() && !EndsPath(msg, i + 1) &&
+                  msg[i + 1] != '/';
+    if (!starts) {
+      out += msg[i++];
+      continue;
+    }
+    size_t end = i + 1;
+    while (end < msg.size() && !EndsPath(msg, end)) ++end;
+    out += SafePathText(msg.substr(i, end - i));
+    i = end;
+  }
+  return out;
+}
+
 }  // namespace modelhub

@@ -32,4 +32,12 @@ std::optional<std::string> Base64UrlDecode(std::string_view s);
 // Escapes for embedding in HTML text and attributes.
 std::string HtmlEscape(std::string_view s);
 
+// Rewrites the absolute filesystem paths in a message that goes to a client, so that no server
+// path leaves the server: a path inside a git directory becomes its part below it
+// ("/srv/data/repos/7.git/refs/heads/main.lock" -> "refs/heads/main.lock"), any other becomes
+// ".../" and its last component. A path starts with '/' at the start of the text or after a space,
+// tab, quote, '(', '[', '<', '=' or ','; it ends at whitespace, a quote, ')', ']', '>', ',', ';', or a
+// ':' followed by a space or the end. URLs ("http://host/x") and relative paths are left alone.
+std::string RedactPaths(std::string_view msg);
+
 }  // namespace modelhub

@@ -37,4 +37,22 @@ TEST(Strings, ParseBoolAndInt) {
   EXPECT_FALSE(ParseInt64("").has_value());
 }
 
+
+TEST(Strings, RedactPathsHidesServerPaths) {
+  EXPECT_EQ(RedactPaths("update refs/heads/main: failed to lock file '/srv/d/repos/1.git/refs/heads/main.lock' for "
+                        "writing: "),
+            "update refs/heads/main: failed to lock file 'refs/heads/main.lock' for writing: ");
+  EXPECT_EQ(RedactPaths("Unable to create '/srv/d/repos/1.git/./refs/heads/main.lock': File exists."),
+            "Unable to create 'refs/heads/main.lock': File exists.");
+  EXPECT_EQ(RedactPaths("open /srv/data/blobs/.tmp/abc: No space left on device"),
+            "open .../abc: No space left on device");
+  EXPECT_EQ(RedactPaths("/srv/data/modelhub.db: disk I/O error"), ".../modelhub.db: disk I/O error");
+  EXPECT_EQ(RedactPaths("repository at (/x/7.git) is gone"), "repository at (.../7.git) is gone");
+  // Left alone: URLs, relative paths, lone slashes, text without paths.
+  EXPECT_EQ(RedactPaths("see http://h:1/a/b and refs/heads/x, a / b"), "see http://h:1/a/b and refs/heads/x, a / b");
+  EXPECT_EQ(RedactPaths(""), "");
+  EXPECT_EQ(RedactPaths("/"), "/");
+  EXPECT_EQ(RedactPaths("x=/a/b/"), "x=.../b");
+}
+
 }  // namespace modelhub

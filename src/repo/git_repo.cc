@@ -10,6 +10,7 @@
 
 #include <openssl/evp.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -22,12 +23,15 @@
 #include <unordered_set>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "common/fs.h"
 #include "common/sole_writer.h"
 #include "common/strings.h"
 #include "common/time_util.h"
 #include "repo/libgit2_util.h"
 #include "repo/ref_cache.h"
+#include "repo/stale_locks.h"
 #include "repo/tree_editor.h"
 
 namespace modelhub {
@@ -61,10 +65,9 @@ Status EntryNotFound(const std::string& path) {
 
 // A ref update that finds the ref's lock file held by another writer is
 // retried for a short while: the holder is about to finish, and after it the
-// compare-and-swap decides. A lock held for longer (a crashed writer's stale
-// lock file) ends as Unavailable (retryable).
+// compare-and-swap decides.
 template <typename F>
-int RetryWhileLocked(F&& f) {
+int RetryBriefly(F&& f) {
   int rc = 0;
   auto delay = std::chrono::microseconds(500);
   for (int attempt = 0; attempt < 40; ++attempt) {
@@ -74,6 +77,39 @@ int RetryWhileLocked(F&& f) {
     delay = std::min(delay * 2, std::chrono::microseconds(50'000));
   }
   return rc;
+}
+
+// RetryBriefly, and when the lock is still held after it: a lock file left by a
+// writer that died (older than StaleLockAgeS(), repo/stale_locks.h) is removed and
+// the update tried once more. A lock still held after that ends as GIT_ELOCKED
+// (LockedStatus: Unavailable, retryable).
+template <typename F>
+int RetryWhileLocked(const std::string& gitdir, F&& f) {
+  int rc = RetryBriefly(f);
+  if (rc != GIT_ELOCKED) return rc;
+  auto removed = RecoverStaleLocks(gitdir);
+  if (removed.ok() && *removed > 0) rc = RetryBriefly(f);
+  return rc;
+}
+
+// libgit2 1.5 may report a loose-object write that failed for lack of space as done (seen on
+// a full tmpfs: write() gave ENOSPC, git_commit_create returned 0). So before a ref is moved to
+// objects just written, the disk must still have room: with less than kMinFreeAfterWrite bytes
+// available the write is refused as NoSpace rather than risk a ref to a missing object.
+constexpr uint64_t kMinFreeAfterWrite = 1 << 20;
+Status CheckSpaceAfterWrites(const std::string& gitdir) {
+  struct statvfs vfs;
+  if (::statvfs(gitdir.c_str(), &vfs) != 0) return Status::Ok();  // unknown: the ref update still checks
+  if (static_cast<unsigned __int128>(vfs.f_bavail) * vfs.f_frsize >= kMinFreeAfterWrite) return Status::Ok();
+  return Status::NoSpace("less than 1 MiB left on the disk of " + gitdir + " after writing objects");
+}
+
+// What a writer that found `what` locked for good is told (no server paths).
+Status LockedStatus(const std::string& what) {
+  return Status::Unavailable(fmt::format(
+      "{} is locked by another writer; try again shortly (a lock left by a crashed writer is removed once it is "
+      "{} s old)",
+      what, StaleLockAgeS()));
 }
 
 // git rejects '<', '>' and newlines in identities and an empty name.
@@ -328,9 +364,10 @@ class LibGit2Repo final : public GitRepo {
 
     const git_commit* parents[] = {parent.get()};
     MH_ASSIGN_OR_RETURN(git_oid new_id, WriteCommit(tree_id, author, message, 1, parents));
+    MH_RETURN_IF_ERROR(CheckSpaceAfterWrites(dir_));
 
     std::string log = "commit: " + message.substr(0, message.find('\n'));
-    rc = RetryWhileLocked([&] {
+    rc = RetryWhileLocked(dir_, [&] {
       git_reference* out = nullptr;
       int r = git_reference_create_matching(&out, repo_.get(), refname.c_str(), &new_id, /*force=*/1, &head,
                                             log.c_str());
@@ -342,6 +379,7 @@ class LibGit2Repo final : public GitRepo {
                                         " was updated by another commit while this one was being written; "
                                         "parentCommit mismatch, retry from the new head");
     }
+    if (rc == GIT_ELOCKED) return LockedStatus(refname);
     if (rc < 0) return FromGit(rc, "update " + refname);
     return OidHex(new_id);
   }
@@ -392,13 +430,14 @@ class LibGit2Repo final : public GitRepo {
     MH_ASSIGN_OR_RETURN(git_oid target, Resolve(commit));
     const std::string refname = kHeads + name;
     MH_RETURN_IF_ERROR(CheckRefPathFree(refname));
-    int rc = RetryWhileLocked([&] {
+    int rc = RetryWhileLocked(dir_, [&] {
       git_reference* out = nullptr;
       int r = git_reference_create(&out, repo_.get(), refname.c_str(), &target, /*force=*/0, "branch: created");
       git_reference_free(out);
       return r;
     });
     if (rc == GIT_EEXISTS) return Status::Conflict("Reference already exists: " + refname);
+    if (rc == GIT_ELOCKED) return LockedStatus(refname);
     if (rc < 0) return FromGit(rc, "create " + refname);
     return Status::Ok();
   }
@@ -423,15 +462,16 @@ class LibGit2Repo final : public GitRepo {
     git_oid tag_id;
     if (message.empty()) {
       rc = RetryWhileLocked(
-          [&] { return git_tag_create_lightweight(&tag_id, repo_.get(), name.c_str(), target.get(), 0); });
+          dir_, [&] { return git_tag_create_lightweight(&tag_id, repo_.get(), name.c_str(), target.get(), 0); });
     } else {
       MH_ASSIGN_OR_RETURN(SignaturePtr sig, MakeSignature(tagger));
       MH_ASSIGN_OR_RETURN(std::string msg, CleanMessage(message));
-      rc = RetryWhileLocked([&] {
+      rc = RetryWhileLocked(dir_, [&] {
         return git_tag_create(&tag_id, repo_.get(), name.c_str(), target.get(), sig.get(), msg.c_str(), 0);
       });
     }
     if (rc == GIT_EEXISTS) return Status::Conflict("Reference already exists: " + std::string(kTags) + name);
+    if (rc == GIT_ELOCKED) return LockedStatus(std::string(kTags) + name);
     if (rc < 0) return FromGit(rc, "create tag " + name);
     return Status::Ok();
   }
@@ -820,8 +860,9 @@ class LibGit2Repo final : public GitRepo {
     if (rc < 0) return FromGit(rc, "lookup " + refname);
     ReferencePtr ref(raw);
     // Deletes only if the ref still holds the value just read.
-    rc = RetryWhileLocked([&] { return git_reference_delete(ref.get()); });
+    rc = RetryWhileLocked(dir_, [&] { return git_reference_delete(ref.get()); });
     if (rc == GIT_EMODIFIED) return Status::PreconditionFailed(refname + " was updated concurrently; not deleted");
+    if (rc == GIT_ELOCKED) return LockedStatus(refname);
     if (rc < 0) return FromGit(rc, "delete " + refname);
     return Status::Ok();
   }
@@ -844,7 +885,7 @@ Result<std::unique_ptr<GitRepo>> GitRepo::Create(const std::string& dir_in, cons
   // mkdir is the atomic "does not exist yet" check: of two concurrent creators one gets EEXIST.
   if (::mkdir(dir.c_str(), 0755) != 0) {
     if (errno == EEXIST) return Status::Conflict("Repository already exists: " + dir);
-    return Status::IOError("mkdir " + dir + ": " + std::strerror(errno));
+    return ErrnoStatus(errno, "mkdir " + dir);
   }
   auto result = [&]() -> Result<std::unique_ptr<GitRepo>> {
     git_repository_init_options opts;
@@ -866,6 +907,7 @@ Result<std::unique_ptr<GitRepo>> GitRepo::Create(const std::string& dir_in, cons
     }
     MH_ASSIGN_OR_RETURN(git_oid tree_id, editor.Write());
     MH_ASSIGN_OR_RETURN(git_oid commit_id, repo->WriteCommit(tree_id, author, message, 0, nullptr));
+    MH_RETURN_IF_ERROR(CheckSpaceAfterWrites(dir));
     git_reference* out = nullptr;
     rc = git_reference_create(&out, repo->raw(), (kHeads + branch).c_str(), &commit_id, /*force=*/0,
                               "commit (initial)");

@@ -7,7 +7,8 @@
 // from the commit the writer started at, so a lost race reports
 // PreconditionFailed and changes nothing.
 // Failure: NotFound carries the Hub code "RevisionNotFound" (bad revision) or
-// "EntryNotFound" (bad path); other libgit2 failures map to IOError/Corruption.
+// "EntryNotFound" (bad path); a full disk is NoSpace; other libgit2 failures map to
+// IOError/Corruption. Messages never contain server paths.
 #pragma once
 
 #include <cstdint>
@@ -115,8 +116,9 @@ class GitRepo {
   // expected_parent: if set (full id or unique prefix), the branch head must
   // equal it, else PreconditionFailed. Deleting a missing file: NotFound with
   // message "A file with this name doesn't exist". Returns the new commit id.
-  // A ref lock file held for over ~1.5 s (left by a crashed writer) gives
-  // Unavailable (retryable) instead of waiting forever.
+  // A ref lock file held for over ~1.5 s gives Unavailable (retryable) instead of waiting
+  // forever; one older than StaleLockAgeS() (left by a crashed writer, repo/stale_locks.h) is
+  // removed and the update retried, as by every method here that moves refs.
   virtual Result<std::string> Commit(const std::string& branch, const std::optional<std::string>& expected_parent,
                                      const std::vector<FileOp>& ops, const GitSignature& author,
                                      const std::string& message) = 0;

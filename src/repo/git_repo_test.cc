@@ -17,6 +17,7 @@
 
 #include "common/fs.h"
 #include "common/sole_writer.h"
+#include "repo/stale_locks.h"
 
 namespace modelhub {
 namespace {
@@ -294,8 +295,33 @@ TEST_F(GitRepoTest, RefUpdateIsCompareAndSwap) {
   auto stuck = repo->Commit("main", std::nullopt, {Upsert("d", "4")}, kAlice, "stuck");
   EXPECT_EQ(stuck.status().code(), Code::kUnavailable);
   EXPECT_TRUE(stuck.status().retryable());
+  EXPECT_EQ(stuck.status().message().find(root_), std::string::npos) << stuck.status().message();
   fs::remove(lock);
   EXPECT_EQ(*repo->ResolveRevision("main"), *other_head);
+  EXPECT_TRUE(Fsck());
+}
+
+// A lock file older than the stale bound has no live owner: the writer removes it and succeeds.
+TEST_F(GitRepoTest, StaleRefLockIsRecovered) {
+  auto repo = CreateRepo({{"a", "1"}});
+  ASSERT_TRUE(repo);
+  const std::string lock = dir_ + "/refs/heads/main.lock";
+  {
+    std::ofstream(lock) << "garbage of a killed writer\n";
+  }
+  fs::last_write_time(lock, fs::file_time_type::clock::now() - std::chrono::seconds(StaleLockAgeS() + 60));
+  auto c = repo->Commit("main", std::nullopt, {Upsert("b", "2")}, kAlice, "after a crash");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(*repo->ResolveRevision("main"), *c);
+  EXPECT_FALSE(fs::exists(lock));
+  // Branch creation and deletion (packed-refs.lock, the ref's lock) recover the same way.
+  ASSERT_TRUE(repo->CreateBranch("dev", "main").ok());
+  const std::string dev_lock = dir_ + "/refs/heads/dev.lock";
+  {
+    std::ofstream(dev_lock) << "x\n";
+  }
+  fs::last_write_time(dev_lock, fs::file_time_type::clock::now() - std::chrono::seconds(StaleLockAgeS() + 60));
+  EXPECT_TRUE(repo->DeleteBranch("dev").ok());
   EXPECT_TRUE(Fsck());
 }
 

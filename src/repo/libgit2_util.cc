@@ -1,7 +1,10 @@
 #include "repo/libgit2_util.h"
 
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 
+#include "common/fs.h"
 #include "common/strings.h"
 
 namespace modelhub::git {
@@ -26,13 +29,27 @@ void EnsureLibGit2() {
   });
 }
 
-Status FromGit(int err, std::string_view what) {
+std::string LastErrorMessage(std::string_view what) {
   const git_error* e = git_error_last();
   std::string msg(what);
-  if (e != nullptr && e->message != nullptr) {
-    msg += ": ";
-    msg += e->message;
-  }
+  msg += ": ";
+  msg += e != nullptr && e->message != nullptr ? e->message : "unknown libgit2 error";
+  // libgit2 names the files it failed on by their absolute paths; those stay on the server.
+  return RedactPaths(msg);
+}
+
+Status FromGit(int err, std::string_view what) {
+  const int os_errno = errno;  // before anything here can change it
+  const git_error* e = git_error_last();
+  // libgit2 appends strerror() to the failures of OS calls (GIT_ERROR_OS), so the text tells a full
+  // disk apart; some failed object writes set no error at all (libgit2 1.5), and then errno does.
+  const bool no_space =
+      (e != nullptr && e->message != nullptr && e->klass == GIT_ERROR_OS &&
+       (std::strstr(e->message, std::strerror(ENOSPC)) != nullptr ||
+        std::strstr(e->message, std::strerror(EDQUOT)) != nullptr)) ||
+      ((e == nullptr || e->klass == GIT_ERROR_OS) && IsNoSpaceErrno(os_errno));
+  std::string msg = e != nullptr && e->message != nullptr ? LastErrorMessage(what) : std::string(what);
+  if (no_space) return Status::NoSpace(std::move(msg));
   switch (err) {
     case GIT_ENOTFOUND:
       return Status::NotFound(std::move(msg));

@@ -54,11 +54,18 @@ class Buf {
   git_buf buf_ = GIT_BUF_INIT;
 };
 
+// The one conversion of libgit2 failures (git_error_last()) to text and Status, for this layer
+// and the push hook (server/git_hook.cc): messages never carry server paths (RedactPaths:
+// libgit2 names files by absolute path).
+//
+// "<what>: <libgit2's message>", paths redacted.
+std::string LastErrorMessage(std::string_view what);
 // Maps a negative libgit2 return code (and git_error_last()) to a Status:
-// ENOTFOUND -> NotFound, EEXISTS/EDIRECTORY -> Conflict, EMODIFIED -> PreconditionFailed,
+// an OS error that is "No space left on device"/"Disk quota exceeded" -> NoSpace (whatever the
+// code), ENOTFOUND -> NotFound, EEXISTS/EDIRECTORY -> Conflict, EMODIFIED -> PreconditionFailed,
 // ELOCKED -> Unavailable (retryable), EINVALIDSPEC -> InvalidArgument, zlib or
 // object-format errors -> Corruption, anything else -> IOError. `what` says
-// what was being done; it prefixes the message.
+// what was being done; it prefixes the message (LastErrorMessage).
 Status FromGit(int err, std::string_view what);
 
 std::string OidHex(const git_oid& oid);

@@ -64,10 +64,8 @@ constexpr char kHeads[] = "refs/heads/";
 constexpr char kTags[] = "refs/tags/";
 constexpr size_t kMaxReportedErrors = 20;
 
-std::string GitError(const std::string& what) {
-  const git_error* e = git_error_last();
-  return what + ": " + (e != nullptr && e->message != nullptr ? e->message : "unknown libgit2 error");
-}
+// What libgit2 says went wrong, without server paths (the pusher reads it).
+std::string GitError(const std::string& what) { return git::LastErrorMessage(what); }
 
 std::string Hex(const git_oid& oid) {
   char buf[GIT_OID_HEXSZ + 1];

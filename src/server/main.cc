@@ -18,6 +18,7 @@
 #include "common/strings.h"
 #include "net/http_server.h"
 #include "repo/path_rules.h"
+#include "repo/stale_locks.h"
 #include "server/data_dir.h"
 #include "server/git_hook.h"
 #include "storage/gc/fsck.h"
@@ -43,6 +44,8 @@ struct ServeOptions {
   std::string metadata_url;  // "" = DIR/modelhub.db (SQLite)
   std::string blob_url;      // "" = DIR/blobs
   int64_t xet_token_ttl_s = 0;
+  int64_t stale_lock_s = 0;      // 0 = default (repo/stale_locks.h: 600)
+  std::string metrics_public;    // "", "true" or "false"
   bool quiet = false;
 };
 
@@ -74,11 +77,15 @@ Status LoadConfigFile(const std::string& path, ServeOptions& o) {
     else if (k == "git-max-file-bytes") MH_RETURN_IF_ERROR(num(o.git_max_file_bytes));
     else if (k == "git-timeout-seconds") MH_RETURN_IF_ERROR(num(o.git_timeout_s));
     else if (k == "xet-token-ttl-seconds") MH_RETURN_IF_ERROR(num(o.xet_token_ttl_s));
+    else if (k == "stale-lock-seconds") MH_RETURN_IF_ERROR(num(o.stale_lock_s));
     else if (k == "metadata-url") o.metadata_url = v;
     else if (k == "blob-url") o.blob_url = v;
     else if (k == "xet") {
       if (!ParseBool(v)) return Status::InvalidArgument(fmt::format("{}:{}: {} must be true or false", path, line_no, k));
       o.xet = *ParseBool(v) ? "true" : "false";
+    } else if (k == "metrics-public") {
+      if (!ParseBool(v)) return Status::InvalidArgument(fmt::format("{}:{}: {} must be true or false", path, line_no, k));
+      o.metrics_public = *ParseBool(v) ? "true" : "false";
     } else if (k == "protect-default-branch") {
       if (!ParseBool(v)) return Status::InvalidArgument(fmt::format("{}:{}: {} must be true or false", path, line_no, k));
       o.protect_default_branch = *ParseBool(v) ? "true" : "false";
@@ -132,6 +139,8 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   if (explicit_flags.count("metadata-url")) o.metadata_url = flag_values.metadata_url;
   if (explicit_flags.count("blob-url")) o.blob_url = flag_values.blob_url;
   if (explicit_flags.count("xet-token-ttl-seconds")) o.xet_token_ttl_s = flag_values.xet_token_ttl_s;
+  if (explicit_flags.count("stale-lock-seconds")) o.stale_lock_s = flag_values.stale_lock_s;
+  if (explicit_flags.count("metrics-public")) o.metrics_public = flag_values.metrics_public;
 
   auto colon = o.listen.rfind(':');
   if (colon == std::string::npos) return Fail(Status::InvalidArgument("--listen must be HOST:PORT"));
@@ -170,6 +179,8 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   if (!o.protect_default_branch.empty()) hc.protect_default_branch = o.protect_default_branch == "true";
   if (!o.xet.empty()) hc.xet_enabled = o.xet == "true";
   if (o.xet_token_ttl_s > 0) hc.xet_token_ttl_s = o.xet_token_ttl_s;
+  hc.metrics_public = o.metrics_public == "true";
+  if (o.stale_lock_s > 0) SetStaleLockAgeS(o.stale_lock_s);
   // public_url is known once the port is (port 0 picks one).
   std::unique_ptr<Hub> hub;
   // The embedded default: one serve process owns the data folder, so its lookup caches may trust their
@@ -238,6 +249,14 @@ int main(int argc, char** argv) {
                     "Blob store: s3://bucket/prefix?endpoint=…&region=… (credentials from AWS_ACCESS_KEY_ID/"
                     "AWS_SECRET_ACCESS_KEY) or file://DIR (default: DIR/blobs; env MODELHUB_BLOB_URL; "
                     "docs/storage-backends.md). Recorded in DIR/storage.conf");
+  serve->add_option("--stale-lock-seconds", flags.stale_lock_s,
+                    "A git lock file (refs/heads/X.lock, ...) this old was left by a writer that died and is "
+                    "removed when a writer needs it (default 600)")
+      ->check(CLI::PositiveNumber);
+  serve->add_flag("--metrics-public{true}", flags.metrics_public,
+                  "Serve /metrics to anyone, for a scraper on a private network (default: only with a hub "
+                  "administrator's token; --metrics-public=false restores that)")
+      ->check(CLI::IsMember({"true", "false"}));
   serve->add_flag("--quiet", so.quiet, "No access log");
 
   std::string data = "./data";
@@ -304,6 +323,10 @@ int main(int argc, char** argv) {
   CLI::App* fsck = admin->add_subcommand(
       "fsck", "Verify every stored xorb and every LFS file reachable from a ref; exit 1 on any error");
   fsck->add_flag("-v,--verbose", fsck_verbose, "List every place a damaged file is used");
+  int64_t fsck_stale_lock_s = StaleLockAgeS();
+  fsck->add_option("--stale-lock-seconds", fsck_stale_lock_s,
+                   "Report git lock files at least this old as stale (default 600, as serve)")
+      ->check(CLI::PositiveNumber);
   bool stats_json = false;
   CLI::App* stats = admin->add_subcommand("stats", "Logical vs stored bytes, hub-wide and per repository");
   stats->add_flag("--json", stats_json, "Machine-readable output");
@@ -321,7 +344,8 @@ int main(int argc, char** argv) {
     std::set<std::string> explicit_flags;
     for (const char* f : {"data", "listen", "public-url", "max-commit-bytes", "max-json-bytes", "max-header-bytes",
                           "max-connections", "git-max-file-bytes", "git-timeout-seconds",
-                          "protect-default-branch", "xet", "xet-token-ttl-seconds", "metadata-url", "blob-url"}) {
+                          "protect-default-branch", "xet", "xet-token-ttl-seconds", "metadata-url", "blob-url",
+                          "stale-lock-seconds", "metrics-public"}) {
       if (serve->count(std::string("--") + f) > 0) explicit_flags.insert(f);
     }
     return RunServe(so, explicit_flags, flags);
@@ -387,6 +411,7 @@ int main(int argc, char** argv) {
   if (fsck->parsed()) {
     FsckOptions fo;
     fo.progress = progress;
+    fo.stale_lock_age_s = fsck_stale_lock_s;
     auto r = RunFsck(storage, fo);
     if (!r.ok()) return Fail(r.status());
     std::cout << FormatFsckReport(*r, fsck_verbose);

@@ -97,12 +97,13 @@ def assert_hf_error(r: requests.Response, status: int | tuple[int, ...], code: s
     return body
 
 
-def server_counters(endpoint: str) -> dict[str, float]:
+def server_counters(endpoint: str, token: str | None) -> dict[str, float]:
     """The storage counters of /metrics: modelhub_chunkstore_X_total as "X" (server-side ingest and
-    plain downloads), modelhub_xet_X_total as "xet_X" (the Xet CAS)."""
+    plain downloads), modelhub_xet_X_total as "xet_X" (the Xet CAS). /metrics needs a hub
+    administrator's token (alice's in conftest.py) unless the server runs with --metrics-public."""
     import re
 
-    r = requests.get(f"{endpoint}/metrics", timeout=30)
+    r = requests.get(f"{endpoint}/metrics", headers=bearer(token), timeout=30)
     assert r.status_code == 200, describe(r)
     out: dict[str, float] = {}
     for line in r.text.splitlines():

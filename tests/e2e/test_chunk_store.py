@@ -112,7 +112,7 @@ def fsck(hub) -> subprocess.CompletedProcess:
 
 
 def metrics(hub) -> dict[str, float]:
-    r = requests.get(f"{hub.endpoint}/metrics", timeout=30)
+    r = requests.get(f"{hub.endpoint}/metrics", headers=hub.auth("alice"), timeout=30)
     assert r.status_code == 200, describe(r)
     out = {}
     for line in r.text.splitlines():

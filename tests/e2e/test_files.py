@@ -350,10 +350,10 @@ def test_upload_folder_large_files(hub, api, scratch, transfer):
     rid = hub.repo_id("large")
     api.create_repo(rid)
     rss_before = _peak_rss_mb(hub)
-    c0 = server_counters(hub.endpoint)
+    c0 = server_counters(hub.endpoint, hub.token("alice"))
     info = api.upload_folder(repo_id=rid, folder_path=src, commit_message="large upload")
     assert HEX40.match(info.oid)
-    up = counters_delta(c0, server_counters(hub.endpoint))
+    up = counters_delta(c0, server_counters(hub.endpoint, hub.token("alice")))
     large_bytes = (11 + 24 + LARGE_MB) << 20
     if transfer == "xet":
         assert up["xet_xorb_bytes_received"] >= large_bytes * 0.99 and up["xet_shards_received"] >= 1, up
@@ -367,9 +367,9 @@ def test_upload_folder_large_files(hub, api, scratch, transfer):
         assert tree[name].lfs.sha256 == expected[name]
         assert tree[name].size == (src / name).stat().st_size
 
-    c1 = server_counters(hub.endpoint)
+    c1 = server_counters(hub.endpoint, hub.token("alice"))
     out = Path(snapshot_download(rid, cache_dir=scratch / "cache"))
-    down = counters_delta(c1, server_counters(hub.endpoint))
+    down = counters_delta(c1, server_counters(hub.endpoint, hub.token("alice")))
     if transfer == "xet":  # random data: xorb ranges are about as large as the files
         assert down["xet_xorb_bytes_served"] >= large_bytes * 0.99 and down["bytes_served"] == 0, down
     else:

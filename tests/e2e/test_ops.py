@@ -48,7 +48,7 @@ def test_health(hub):
 
 
 def test_metrics_request_counters_and_latency_histogram(hub):
-    r0 = requests.get(f"{hub.endpoint}/metrics", timeout=10)
+    r0 = requests.get(f"{hub.endpoint}/metrics", headers=hub.auth("alice"), timeout=10)
     assert r0.status_code == 200, describe(r0)
     assert r0.headers.get("content-type", "").startswith("text/plain"), describe(r0)
     before = counter_totals(r0.text)
@@ -58,7 +58,7 @@ def test_metrics_request_counters_and_latency_histogram(hub):
         requests.get(f"{hub.endpoint}/health", timeout=10)
     requests.get(f"{hub.endpoint}/api/models/alice/metrics-missing", timeout=10)
 
-    r1 = requests.get(f"{hub.endpoint}/metrics", timeout=10)
+    r1 = requests.get(f"{hub.endpoint}/metrics", headers=hub.auth("alice"), timeout=10)
     types, samples = parse_metrics(r1.text)
     after = counter_totals(r1.text)
     grew = {k: after[k] - before.get(k, 0.0) for k in after if after[k] - before.get(k, 0.0) >= n}

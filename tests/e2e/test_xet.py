@@ -100,9 +100,9 @@ def test_upload_folder_and_snapshot_download_through_xet(hub, api, tmp_path, mon
     rid = hub.repo_id("xet-folder")
     api.create_repo(rid)
 
-    c0 = server_counters(hub.endpoint)
+    c0 = server_counters(hub.endpoint, hub.token("alice"))
     api.upload_folder(repo_id=rid, folder_path=src)
-    up = counters_delta(c0, server_counters(hub.endpoint))
+    up = counters_delta(c0, server_counters(hub.endpoint, hub.token("alice")))
     report(f"upload_folder through Xet: {up['xet_xorbs_received']:.0f} xorbs ({up['xet_xorb_bytes_received'] / MB:.1f} MB), "
            f"{up['xet_shards_received']:.0f} shard(s), {up['xet_files_registered']:.0f} files registered")
     assert up["xet_xorbs_received"] >= 1 and up["xet_shards_received"] >= 1, up
@@ -111,11 +111,11 @@ def test_upload_folder_and_snapshot_download_through_xet(hub, api, tmp_path, mon
     # The repeated file compresses: fewer bytes arrive than the files hold.
     assert up["xet_xorb_bytes_received"] < large, up
 
-    c1 = server_counters(hub.endpoint)
+    c1 = server_counters(hub.endpoint, hub.token("alice"))
     from huggingface_hub import snapshot_download
 
     out = Path(snapshot_download(rid, cache_dir=tmp_path / "cache-xet"))
-    down = counters_delta(c1, server_counters(hub.endpoint))
+    down = counters_delta(c1, server_counters(hub.endpoint, hub.token("alice")))
     assert down["xet_reconstructions"] >= 3 and down["xet_xorb_bytes_served"] > 0, down
     assert down["bytes_served"] == 0, down
     for name, digest in expected.items():
@@ -125,9 +125,9 @@ def test_upload_folder_and_snapshot_download_through_xet(hub, api, tmp_path, mon
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
-    c2 = server_counters(hub.endpoint)
+    c2 = server_counters(hub.endpoint, hub.token("alice"))
     out = Path(snapshot_download(rid, cache_dir=tmp_path / "cache-plain"))
-    plain = counters_delta(c2, server_counters(hub.endpoint))
+    plain = counters_delta(c2, server_counters(hub.endpoint, hub.token("alice")))
     assert plain["xet_reconstructions"] == 0 and plain["bytes_served"] >= large, plain
     for name, digest in expected.items():
         assert sha256_file(out / name) == digest, name
@@ -189,9 +189,9 @@ def test_reupload_with_one_percent_changed_transfers_little(hub, api, tmp_path):
     write_random(path, size, 7)
     rid = hub.repo_id("xet-edit")
     api.create_repo(rid)
-    c0, d0 = server_counters(hub.endpoint), xorb_disk_bytes(hub)
+    c0, d0 = server_counters(hub.endpoint, hub.token("alice")), xorb_disk_bytes(hub)
     api.upload_file(path_or_fileobj=str(path), path_in_repo="model.safetensors", repo_id=rid)
-    first = counters_delta(c0, server_counters(hub.endpoint))
+    first = counters_delta(c0, server_counters(hub.endpoint, hub.token("alice")))
     d1 = xorb_disk_bytes(hub)
     assert first["xet_xorb_bytes_received"] >= size * 0.99, first
 
@@ -203,9 +203,9 @@ def test_reupload_with_one_percent_changed_transfers_little(hub, api, tmp_path):
             f.seek(i * (size // 8) + size // 32)
             f.write(os.urandom(run))
     want = sha256_file(path)
-    c1 = server_counters(hub.endpoint)
+    c1 = server_counters(hub.endpoint, hub.token("alice"))
     api.upload_file(path_or_fileobj=str(path), path_in_repo="model.safetensors", repo_id=rid)
-    second = counters_delta(c1, server_counters(hub.endpoint))
+    second = counters_delta(c1, server_counters(hub.endpoint, hub.token("alice")))
     d2 = xorb_disk_bytes(hub)
     received = second["xet_xorb_bytes_received"] + second["xet_shard_bytes_received"]
     report(f"re-upload of {size / MB:.0f} MB with {changed / MB:.1f} MB (1%) changed in 8 places: server received "
@@ -225,10 +225,10 @@ def test_same_model_by_another_user_transfers_almost_nothing(hub, api, tmp_path)
     write_random(path, size, 99)
     api.create_repo(hub.repo_id("xet-orig"))
     upload_from_fresh_client(hub, tmp_path, "alice", hub.repo_id("xet-orig"), path, "model.safetensors")
-    c0, d0 = server_counters(hub.endpoint), xorb_disk_bytes(hub)
+    c0, d0 = server_counters(hub.endpoint, hub.token("alice")), xorb_disk_bytes(hub)
     bob_repo = hub.repo_id("xet-copy", owner="bob")
     upload_from_fresh_client(hub, tmp_path, "bob", bob_repo, path, "model.safetensors")
-    d = counters_delta(c0, server_counters(hub.endpoint))
+    d = counters_delta(c0, server_counters(hub.endpoint, hub.token("alice")))
     received = d["xet_xorb_bytes_received"] + d["xet_shard_bytes_received"]
     report(f"same {size / MB:.0f} MB file by another user from a fresh client: {d['xet_dedup_queries']:.0f} dedup "
            f"queries ({d['xet_dedup_hits']:.0f} answered), received {received / MB:.3f} MB, "
@@ -262,12 +262,12 @@ def test_one_store_every_path(hub, api, tmp_path, monkeypatch):
     via_lfs = os.urandom(6 << 20)
     with monkeypatch.context() as m:
         m.setattr(constants, "HF_HUB_DISABLE_XET", True)
-        c0 = server_counters(hub.endpoint)
+        c0 = server_counters(hub.endpoint, hub.token("alice"))
         api.upload_file(path_or_fileobj=via_lfs, path_in_repo="via_lfs.bin", repo_id=rid)
-        assert counters_delta(c0, server_counters(hub.endpoint))["ingested_bytes"] >= len(via_lfs)
-    c1 = server_counters(hub.endpoint)
+        assert counters_delta(c0, server_counters(hub.endpoint, hub.token("alice")))["ingested_bytes"] >= len(via_lfs)
+    c1 = server_counters(hub.endpoint, hub.token("alice"))
     got = hf_hub_download(rid, "via_lfs.bin", cache_dir=tmp_path / "cache", token=hub.token("alice"))
-    assert counters_delta(c1, server_counters(hub.endpoint))["xet_reconstructions"] >= 1
+    assert counters_delta(c1, server_counters(hub.endpoint, hub.token("alice")))["xet_reconstructions"] >= 1
     assert sha256_file(got) == sha256_bytes(via_lfs)
 
 
@@ -364,7 +364,7 @@ def test_bad_xorbs_and_shards_are_refused_and_change_nothing(hub, api):
     api.create_repo(rid)
     tok = xet_token(hub, rid, "alice", write=True).json()
     cas, auth = tok["casUrl"], cas_auth(tok)
-    c0 = server_counters(hub.endpoint)
+    c0 = server_counters(hub.endpoint, hub.token("alice"))
     # A valid-looking record (version 0, 5 bytes stored raw) under a hash it does not have.
     record = bytes([0, 5, 0, 0, 0, 5, 0, 0]) + b"hello"
     wrong = "ab" * 32
@@ -378,7 +378,7 @@ def test_bad_xorbs_and_shards_are_refused_and_change_nothing(hub, api):
     assert_hf_error(requests.get(f"{cas}/v1/reconstructions/{'cd' * 32}", headers=auth, timeout=30), 404)
     assert_hf_error(requests.get(f"{cas}/v1/reconstructions/xyz", headers=auth, timeout=30), 400)
     assert requests.get(f"{cas}/v1/chunks/default/{'ef' * 32}", headers=auth, timeout=30).status_code == 404
-    d = counters_delta(c0, server_counters(hub.endpoint))
+    d = counters_delta(c0, server_counters(hub.endpoint, hub.token("alice")))
     assert d["xet_xorbs_received"] == 0 and d["xet_shards_received"] == 0 and d["xet_files_registered"] == 0, d
     # A range past the end of a real file.
     data = os.urandom(100_000)

@@ -15,7 +15,7 @@ namespace modelhub {
 
 namespace {
 
-Status Errno(const std::string& what) { return Status::IOError(what + ": " + std::strerror(errno)); }
+Status Errno(const std::string& what) { return ErrnoStatus(errno, what); }
 
 class LocalBlobWriter : public BlobWriter {
  public:

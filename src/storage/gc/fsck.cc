@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "common/time_util.h"
+#include "repo/stale_locks.h"
 #include "storage/gc/reachability.h"
 #include "storage/gc/storage_stats.h"
 #include "storage/meta/object_ownership.h"
@@ -170,6 +171,22 @@ Result<FsckReport> RunFsck(const HubStorage& hub, const FsckOptions& o) {
   }));
   r.repos = walk.repos_walked();
 
+  // ---- 3b. lock files left by writers that died (repo/stale_locks.h) ----
+  // Informational, not errors: no data is damaged, and the server removes such a lock itself
+  // the next time a writer needs it. Listed so an operator sees why a branch was stuck.
+  MH_ASSIGN_OR_RETURN(std::vector<RepoRecord> all_repos, meta->ListAllRepos());
+  for (const RepoRecord& rec : all_repos) {
+    auto locks = FindStaleLocks(RepoGitDir(hub.repos_dir, rec.id), o.stale_lock_age_s);
+    if (!locks.ok()) continue;  // a repository that cannot be listed was reported by the walk
+    for (const LockFile& l : *locks) {
+      ++r.stale_locks;
+      add(false, "STALE lock " + RepoDisplayName(rec) + ":" + l.name,
+          fmt::format("{} old, so its writer died; it blocks updates of that file until removed (the server "
+                      "removes it at the next write; it is safe to delete by hand)",
+                      l.age_s >= 3600 ? fmt::format("{} h", l.age_s / 3600) : fmt::format("{} s", l.age_s)));
+    }
+  }
+
   // ---- 4. each reachable file ----
   std::map<std::string, size_t> unrecorded_xorb;  // named by terms, no record
   int64_t done = 0;
@@ -273,6 +290,10 @@ std::string FormatFsckReport(const FsckReport& r, bool verbose) {
       errors == 0 ? std::string("no errors") : fmt::format("{} error{}", errors, errors == 1 ? "" : "s"),
       r.orphans == 0 ? std::string()
                      : fmt::format(", {} unrecorded xorb objects ({})", r.orphans, HumanBytes(r.orphan_bytes)));
+  if (r.stale_locks > 0) {
+    out += fmt::format("fsck: {} stale lock file{} in repositories (listed above; not errors)\n", r.stale_locks,
+                       r.stale_locks == 1 ? "" : "s");
+  }
   return out;
 }
 

@@ -10,6 +10,8 @@
 // 3. Every LFS pointer reachable from any ref (ReachabilityWalk): its file must
 //    be recorded, its terms parse and add up to its size, and every xorb they
 //    name must be recorded, healthy and hold the chunks named.
+// 4. Lock files in the repositories older than stale_lock_age_s ("STALE lock alice/model:
+//    refs/heads/main.lock"): informational, since the server removes them itself.
 // Each problem names what it affects: "alice/model@main:weights.bin (and 2 more)".
 //
 // Thread-safety: one run at a time per process is enough; it only reads.
@@ -28,6 +30,7 @@ namespace modelhub {
 struct FsckOptions {
   std::function<void(const std::string&)> progress;  // human-readable progress lines (stderr)
   size_t max_uses_kept = 50;  // affected places remembered per problem (the rest are counted)
+  int64_t stale_lock_age_s = 600;  // lock files at least this old are reported (repo/stale_locks.h)
 };
 
 struct FsckProblem {
@@ -47,6 +50,7 @@ struct FsckReport {
   int64_t repos = 0;
   int64_t pointer_uses = 0;
   int64_t files_checked = 0;  // distinct reachable oids
+  int64_t stale_locks = 0;    // lock files in repositories left by writers that died (informational)
   std::vector<FsckProblem> problems;
   int64_t errors() const;
 };

@@ -28,7 +28,7 @@ Result<GcFence> GcFence::Acquire(const std::string& data_dir, bool exclusive, in
                                  const std::function<void()>& on_wait) {
   const std::string path = LockPath(data_dir);
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!fd.valid()) return Status::IOError("open " + path + ": " + std::strerror(errno));
+  if (!fd.valid()) return ErrnoStatus(errno, "open " + path);
   // Polling rather than a blocking flock: a blocked call cannot time out, and neither side
   // should wait forever on the other (a stuck GC must not hang every commit).
   const int op = (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB;

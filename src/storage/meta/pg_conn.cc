@@ -36,7 +36,8 @@ Status PgError(std::string_view sqlstate, bool connection_lost, const std::strin
   if (StartsWith(sqlstate, "23")) return Status::Conflict(msg);         // integrity constraint violation
   if (StartsWith(sqlstate, "22")) return Status::InvalidArgument(msg);  // data exception (bad encoding...)
   if (sqlstate == "XX001" || sqlstate == "XX002") return Status::Corruption(msg);
-  if (StartsWith(sqlstate, "58") || StartsWith(sqlstate, "53")) return Status::IOError(msg);  // disk full, I/O
+  if (sqlstate == "53100") return Status::NoSpace(msg);  // disk_full on the database server
+  if (StartsWith(sqlstate, "58") || StartsWith(sqlstate, "53")) return Status::IOError(msg);  // I/O, resources
   return Status::Internal(msg);
 }
 

@@ -21,8 +21,9 @@ Status SqliteError(int rc, sqlite3* db, std::string_view what) {
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
       return Status::Corruption(std::move(msg));
+    case SQLITE_FULL:  // the disk (or quota) holding the database is full
+      return Status::NoSpace(std::move(msg));
     case SQLITE_IOERR:
-    case SQLITE_FULL:
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
     case SQLITE_PERM:
