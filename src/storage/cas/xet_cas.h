@@ -8,7 +8,9 @@
 //   PutShard      checks an uploaded shard's files against the stored xorbs (ranges, sizes, per-term
 //                 verification hashes, the file hash) and the claimed SHA-256 against the content (read
 //                 back through the verified reader, unless that file was proven before), then records
-//                 each file (sha256 <-> Xet file hash <-> terms).
+//                 each file (sha256 <-> Xet file hash <-> terms). The work a shard may cause is bounded
+//                 before any of it is done (XetShardLimits), and it stops when the caller says the
+//                 client is gone.
 //   Reconstruct   the terms and xorb byte ranges of a file or a byte range of it.
 //   DedupShard    the answer to a global dedup query: a shard listing the xorbs of a file that holds the
 //                 chunk, with chunk hashes HMAC-keyed so that only a client holding a chunk can match it.
@@ -43,6 +45,9 @@ struct XetCasCounters {
   std::atomic<int64_t> shard_bytes_received{0};
   std::atomic<int64_t> files_registered{0};     // files recorded from shards
   std::atomic<int64_t> files_hashed{0};         // ... whose SHA-256 had to be computed from the content
+  std::atomic<int64_t> shard_verify_bytes{0};   // content bytes read back and hashed to check shards
+  std::atomic<int64_t> shards_over_budget{0};   // shards refused by XetShardLimits before any work
+  std::atomic<int64_t> shards_cancelled{0};     // shard checks stopped because the client went away
   std::atomic<int64_t> dedup_queries{0};
   std::atomic<int64_t> dedup_hits{0};
   std::atomic<int64_t> reconstructions{0};
@@ -74,6 +79,21 @@ struct XetReconstruction {
   std::vector<XetFetchRange> fetch;  // per xorb, sorted by chunk_start, merged when adjacent
 };
 
+// What one shard upload may make the server do (docs/protocols/xet.md, "Verification budget").
+// A shard names content by reference, so a few hundred bytes of terms can describe terabytes made of
+// repeats of one stored xorb; the server reads back and hashes every new file. Work is counted as
+// the raw bytes of the terms of files that must be hashed plus kChunkRefCost per chunk a term names
+// (verification and Merkle hashing). Refused (TooLarge, "ShardTooExpensive") before any content is
+// read when it exceeds max(verify_floor_bytes, verify_ratio x the cost of the distinct stored chunk
+// ranges the shard names), i.e. repeats are paid for, distinct content is not limited.
+struct XetShardLimits {
+  int64_t max_file_bytes = 5LL << 40;      // one file's reconstruction (TooLarge "FileTooLarge")
+  int64_t max_file_terms = 1LL << 20;      // terms of one file (TooLarge "FileTooLarge")
+  int64_t verify_floor_bytes = 1LL << 30;  // work any shard may cause, whatever it names
+  int64_t verify_ratio = 8;                // work per unit of distinct content named
+  static constexpr int64_t kChunkRefCost = 512;
+};
+
 struct XetRegisteredFile {
   std::string sha256;
   int64_t size = 0;
@@ -82,7 +102,7 @@ struct XetRegisteredFile {
 
 class XetCas {
  public:
-  explicit XetCas(ChunkStore* store);
+  explicit XetCas(ChunkStore* store, XetShardLimits limits = {});
 
   using ReadFn = std::function<Result<size_t>(char* buf, size_t n)>;
   // content_length < 0: unknown (chunked). Returns true if the xorb was not stored before.
@@ -91,7 +111,16 @@ class XetCas {
 
   // progress(done_bytes, total_bytes) is called while files are checked.
   using Progress = std::function<void(int64_t done, int64_t total)>;
-  Result<std::vector<XetRegisteredFile>> PutShard(std::string_view body, const Progress& progress = {});
+  struct ShardHooks {
+    Progress progress;
+    // Polled between terms and after every MiB read back; true stops the check (Unavailable,
+    // "ClientClosedRequest"; nothing of the shard is recorded past the files already done).
+    std::function<bool()> cancelled;
+    // A file recorded before is not hashed again only if this says the uploader may already read it
+    // (so timing does not tell whether content the caller cannot read exists). Null: always.
+    std::function<Result<bool>(const FileRecord&)> may_reuse;
+  };
+  Result<std::vector<XetRegisteredFile>> PutShard(std::string_view body, const ShardHooks& hooks = {});
 
   // range: inclusive [first, last] of the file; clamped to the file size. RangeNotSatisfiable if
   // first >= size (except for an empty file, which has no terms).
@@ -113,6 +142,7 @@ class XetCas {
 
  private:
   ChunkStore* store_;
+  XetShardLimits limits_;
   XetCasCounters counters_;
 };
 
