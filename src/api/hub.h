@@ -53,6 +53,9 @@ struct HubConfig {
   bool xet_enabled = true;              // advertise Xet and serve the CAS under /api/cas
   int64_t xet_token_ttl_s = 3600;       // Xet access tokens and signed xorb URLs
   int64_t xet_dedup_ttl_s = 24 * 3600;  // key expiry of dedup answers (clients cache them until then)
+  // What one shard upload may cost (XetShardLimits; docs/protocols/xet.md "Verification budget").
+  int64_t xet_verify_floor_bytes = 1LL << 30;  // content any shard may make the server read back
+  int64_t xet_verify_ratio = 8;                // ... or this many times the distinct content it names
 };
 
 struct RepoRef;  // a resolved /api/{type}s/{ns}/{name}

@@ -43,6 +43,8 @@ struct ServeOptions {
   std::string metadata_url;  // "" = DIR/modelhub.db (SQLite)
   std::string blob_url;      // "" = DIR/blobs
   int64_t xet_token_ttl_s = 0;
+  int64_t xet_verify_floor_bytes = 0;
+  int64_t xet_verify_ratio = 0;
   bool quiet = false;
 };
 
@@ -74,6 +76,8 @@ Status LoadConfigFile(const std::string& path, ServeOptions& o) {
     else if (k == "git-max-file-bytes") MH_RETURN_IF_ERROR(num(o.git_max_file_bytes));
     else if (k == "git-timeout-seconds") MH_RETURN_IF_ERROR(num(o.git_timeout_s));
     else if (k == "xet-token-ttl-seconds") MH_RETURN_IF_ERROR(num(o.xet_token_ttl_s));
+    else if (k == "xet-verify-floor-bytes") MH_RETURN_IF_ERROR(num(o.xet_verify_floor_bytes));
+    else if (k == "xet-verify-ratio") MH_RETURN_IF_ERROR(num(o.xet_verify_ratio));
     else if (k == "metadata-url") o.metadata_url = v;
     else if (k == "blob-url") o.blob_url = v;
     else if (k == "xet") {
@@ -132,6 +136,8 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   if (explicit_flags.count("metadata-url")) o.metadata_url = flag_values.metadata_url;
   if (explicit_flags.count("blob-url")) o.blob_url = flag_values.blob_url;
   if (explicit_flags.count("xet-token-ttl-seconds")) o.xet_token_ttl_s = flag_values.xet_token_ttl_s;
+  if (explicit_flags.count("xet-verify-floor-bytes")) o.xet_verify_floor_bytes = flag_values.xet_verify_floor_bytes;
+  if (explicit_flags.count("xet-verify-ratio")) o.xet_verify_ratio = flag_values.xet_verify_ratio;
 
   auto colon = o.listen.rfind(':');
   if (colon == std::string::npos) return Fail(Status::InvalidArgument("--listen must be HOST:PORT"));
@@ -169,6 +175,8 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   if (!o.protect_default_branch.empty()) hc.protect_default_branch = o.protect_default_branch == "true";
   if (!o.xet.empty()) hc.xet_enabled = o.xet == "true";
   if (o.xet_token_ttl_s > 0) hc.xet_token_ttl_s = o.xet_token_ttl_s;
+  if (o.xet_verify_floor_bytes > 0) hc.xet_verify_floor_bytes = o.xet_verify_floor_bytes;
+  if (o.xet_verify_ratio > 0) hc.xet_verify_ratio = o.xet_verify_ratio;
   // public_url is known once the port is (port 0 picks one).
   std::unique_ptr<Hub> hub;
   // The embedded default: one serve process owns the data folder, so its lookup caches may trust their
@@ -228,6 +236,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"true", "false"}));
   serve->add_option("--xet-token-ttl-seconds", flags.xet_token_ttl_s,
                     "Lifetime of Xet access tokens and signed xorb URLs (default 3600)")
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--xet-verify-floor-bytes", flags.xet_verify_floor_bytes,
+                    "Xet shards: content any shard may make the server read back and hash (default 1 GiB)")
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--xet-verify-ratio", flags.xet_verify_ratio,
+                    "Xet shards: beyond that, at most this many times the distinct stored content the shard names "
+                    "(repeats of the same chunks; default 8)")
       ->check(CLI::PositiveNumber);
   serve->add_option("--metadata-url", flags.metadata_url,
                     "Metadata store: postgres://user:pass@host:port/db for several processes (default: SQLite in "
@@ -319,7 +334,8 @@ int main(int argc, char** argv) {
     std::set<std::string> explicit_flags;
     for (const char* f : {"data", "listen", "public-url", "max-commit-bytes", "max-json-bytes", "max-header-bytes",
                           "max-connections", "git-max-file-bytes", "git-timeout-seconds",
-                          "protect-default-branch", "xet", "xet-token-ttl-seconds", "metadata-url", "blob-url"}) {
+                          "protect-default-branch", "xet", "xet-token-ttl-seconds", "xet-verify-floor-bytes",
+                          "xet-verify-ratio", "metadata-url", "blob-url"}) {
       if (serve->count(std::string("--") + f) > 0) explicit_flags.insert(f);
     }
     return RunServe(so, explicit_flags, flags);

@@ -457,31 +457,56 @@ Result<XetReconstruction> XetCas::Reconstruct(const FileRecord& file,
 
 // ---- global dedup ----------------------------------------------------------------------------
 
-Result<std::string> XetCas::DedupShard(const xet::XetHash& chunk, const xet::XetHash& key, uint64_t expiry_s) {
+Result<std::optional<FileRecord>> XetCas::ReadableFileWithXorb(const xet::XetHash& xorb,
+                                                                const FileFilter& readable) {
+  MH_ASSIGN_OR_RETURN(auto shas, store_->meta()->FilesWithXorb(xorb.ToHex(), readable ? kDedupFileCandidates : 1));
+  for (const auto& sha : shas) {
+    auto rec = store_->meta()->GetFile(sha);
+    if (!rec.ok()) {
+      if (rec.status().IsNotFound()) continue;  // collected since
+      return rec.status();
+    }
+    bool ok = true;
+    if (readable) {
+      MH_ASSIGN_OR_RETURN(ok, readable(*rec));
+    }
+    if (ok) return std::optional<FileRecord>(std::move(rec).value());
+  }
+  return std::optional<FileRecord>();
+}
+
+Result<bool> XetCas::XorbReadable(const xet::XetHash& hash, const FileFilter& readable) {
+  if (!HasXorb(hash)) return false;
+  if (!readable) return true;
+  MH_ASSIGN_OR_RETURN(auto file, ReadableFileWithXorb(hash, readable));
+  return file.has_value();
+}
+
+Result<std::string> XetCas::DedupShard(const xet::XetHash& chunk, const xet::XetHash& key, uint64_t expiry_s,
+                                       const FileFilter& readable) {
   counters_.dedup_queries++;
   MH_ASSIGN_OR_RETURN(auto found, store_->meta()->FindChunks({chunk.ToHex()}));
   if (!found[0]) return Status::NotFound("chunk not known");
   MH_ASSIGN_OR_RETURN(xet::XetHash home, xet::XetHash::FromHex(found[0]->xorb_hash));
   // The xorbs of a file holding the chunk, starting a little before its xorb: a client re-uploading
-  // that file (or a variant) finds the rest of it in the same answer.
+  // that file (or a variant) finds the rest of it in the same answer. With a filter, only a file the
+  // caller may read: the answer then names nothing it could not download itself.
   std::vector<xet::XetHash> order{home};
-  MH_ASSIGN_OR_RETURN(auto files, store_->meta()->FilesWithXorb(home.ToHex(), 1));
-  if (!files.empty()) {
-    auto rec = store_->meta()->GetFile(files[0]);
-    if (rec.ok()) {
-      auto terms = ParseTerms(rec->terms);
-      if (terms.ok()) {
-        std::vector<xet::XetHash> file_xorbs;
-        std::unordered_set<xet::XetHash> seen;
-        for (const auto& t : *terms) {
-          if (seen.insert(t.xorb).second) file_xorbs.push_back(t.xorb);
-        }
-        auto at = std::find(file_xorbs.begin(), file_xorbs.end(), home);
-        if (at != file_xorbs.end()) {
-          size_t from = size_t(at - file_xorbs.begin());
-          from = from >= 2 ? from - 2 : 0;
-          order.assign(file_xorbs.begin() + long(from), file_xorbs.end());
-        }
+  MH_ASSIGN_OR_RETURN(auto rec, ReadableFileWithXorb(home, readable));
+  if (!rec && readable) return Status::NotFound("chunk not known");
+  if (rec) {
+    auto terms = ParseTerms(rec->terms);
+    if (terms.ok()) {
+      std::vector<xet::XetHash> file_xorbs;
+      std::unordered_set<xet::XetHash> seen;
+      for (const auto& t : *terms) {
+        if (seen.insert(t.xorb).second) file_xorbs.push_back(t.xorb);
+      }
+      auto at = std::find(file_xorbs.begin(), file_xorbs.end(), home);
+      if (at != file_xorbs.end()) {
+        size_t from = size_t(at - file_xorbs.begin());
+        from = from >= 2 ? from - 2 : 0;
+        order.assign(file_xorbs.begin() + long(from), file_xorbs.end());
       }
     }
   }

@@ -109,6 +109,10 @@ class XetCas {
   Result<bool> PutXorb(const xet::XetHash& hash, const ReadFn& read, int64_t content_length);
   bool HasXorb(const xet::XetHash& hash);
 
+  // Does the caller (the holder of a Xet token) may read this recorded file? Set by the hub from
+  // its access rules; the CAS itself knows no repositories.
+  using FileFilter = std::function<Result<bool>(const FileRecord&)>;
+
   // progress(done_bytes, total_bytes) is called while files are checked.
   using Progress = std::function<void(int64_t done, int64_t total)>;
   struct ShardHooks {
@@ -118,7 +122,7 @@ class XetCas {
     std::function<bool()> cancelled;
     // A file recorded before is not hashed again only if this says the uploader may already read it
     // (so timing does not tell whether content the caller cannot read exists). Null: always.
-    std::function<Result<bool>(const FileRecord&)> may_reuse;
+    FileFilter may_reuse;
   };
   Result<std::vector<XetRegisteredFile>> PutShard(std::string_view body, const ShardHooks& hooks = {});
 
@@ -127,7 +131,13 @@ class XetCas {
   Result<XetReconstruction> Reconstruct(const FileRecord& file, std::optional<std::pair<uint64_t, uint64_t>> range);
 
   // NotFound if the chunk is not stored. key: the HMAC key for the chunk hashes; expiry: unix s.
-  Result<std::string> DedupShard(const xet::XetHash& chunk, const xet::XetHash& key, uint64_t expiry_s);
+  // With `readable`, only xorbs of a file it accepts are offered (the first of up to
+  // kDedupFileCandidates files naming the chunk's xorb); none: NotFound, as for an unknown chunk.
+  Result<std::string> DedupShard(const xet::XetHash& chunk, const xet::XetHash& key, uint64_t expiry_s,
+                                 const FileFilter& readable = {});
+  // Is the xorb stored and named by a file `readable` accepts (among the first
+  // kDedupFileCandidates files naming it)? Without a filter: is it stored.
+  Result<bool> XorbReadable(const xet::XetHash& hash, const FileFilter& readable);
 
   // Bytes [first, last] of the stored xorb, within its records. The reader hash-checks each chunk it
   // covers before returning any of its bytes.
@@ -139,8 +149,13 @@ class XetCas {
   static constexpr int64_t kMaxShardBytes = 128LL << 20;
   // Dedup answers list at most this many chunks (~2 GiB of 64 KiB chunks) around the queried one.
   static constexpr size_t kDedupChunkBudget = 32768;
+  // Files naming a xorb looked at for one that the caller may read.
+  static constexpr int64_t kDedupFileCandidates = 64;
 
  private:
+  // The first file naming the xorb that `readable` accepts (any file without a filter).
+  Result<std::optional<FileRecord>> ReadableFileWithXorb(const xet::XetHash& xorb, const FileFilter& readable);
+
   ChunkStore* store_;
   XetShardLimits limits_;
   XetCasCounters counters_;
