@@ -28,7 +28,7 @@ std::optional<std::pair<uint64_t, uint64_t>> ParseSingleRange(std::string_view h
   size_t dash = h.find('-');
   if (dash == std::string_view::npos || dash == 0) return std::nullopt;
   auto a = ParseInt64(Trim(h.substr(0, dash)));
-  std::string_view tail = Trim(h.substr(dash + 1));
+  std::string tail = Trim(h.substr(dash + 1));  // owned: a view of Trim's result would dangle
   auto b = tail.empty() ? std::optional<int64_t>(INT64_MAX) : ParseInt64(tail);
   if (!a || !b || *a < 0 || *b < *a) return std::nullopt;
   return std::make_pair(uint64_t(*a), uint64_t(*b));
