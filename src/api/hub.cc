@@ -162,7 +162,13 @@ Status EntryNotFoundStatus(const std::string& path) {
 Hub::Hub(HubConfig config, MetadataStore* meta, ChunkStore* content, Metrics* metrics)
     : config_(std::move(config)), meta_(meta), content_(content), metrics_(metrics), auth_(meta) {
   while (!config_.public_url.empty() && config_.public_url.back() == '/') config_.public_url.pop_back();
-  if (config_.xet_enabled && content_ != nullptr) xet_ = std::make_unique<XetCas>(content_);
+  if (config_.xet_enabled && content_ != nullptr) {
+    XetShardLimits limits;
+    limits.max_file_bytes = config_.max_lfs_object;  // one size limit for files, whichever way they arrive
+    limits.verify_floor_bytes = config_.xet_verify_floor_bytes;
+    limits.verify_ratio = config_.xet_verify_ratio;
+    xet_ = std::make_unique<XetCas>(content_, limits);
+  }
 }
 
 void Hub::Handle(Request& req, Response& resp) {
@@ -369,7 +375,9 @@ Status Hub::Route(Request& req, Response& resp) {
           {"xorbs_received", &x.xorbs_received},     {"xorbs_inserted", &x.xorbs_inserted},
           {"xorb_bytes_received", &x.xorb_bytes_received}, {"shards_received", &x.shards_received},
           {"shard_bytes_received", &x.shard_bytes_received}, {"files_registered", &x.files_registered},
-          {"files_hashed", &x.files_hashed},         {"dedup_queries", &x.dedup_queries},
+          {"files_hashed", &x.files_hashed},         {"shard_verify_bytes", &x.shard_verify_bytes},
+          {"shards_over_budget", &x.shards_over_budget}, {"shards_cancelled", &x.shards_cancelled},
+          {"dedup_queries", &x.dedup_queries},
           {"dedup_hits", &x.dedup_hits},             {"reconstructions", &x.reconstructions},
           {"xorb_bytes_served", &x.xorb_bytes_served}};
       for (const auto& [name, v] : xc) {

@@ -59,6 +59,9 @@ struct HubConfig {
   // /metrics: false = only hub administrators (an admin user's token); true = anyone (a scraper
   // on a private network; `serve --metrics-public`).
   bool metrics_public = false;
+  // What one shard upload may cost (XetShardLimits; docs/protocols/xet.md "Verification budget").
+  int64_t xet_verify_floor_bytes = 1LL << 30;  // content any shard may make the server read back
+  int64_t xet_verify_ratio = 8;                // ... or this many times the distinct content it names
 };
 
 struct RepoRef;  // a resolved /api/{type}s/{ns}/{name}

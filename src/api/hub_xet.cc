@@ -28,10 +28,34 @@ std::optional<std::pair<uint64_t, uint64_t>> ParseSingleRange(std::string_view h
   size_t dash = h.find('-');
   if (dash == std::string_view::npos || dash == 0) return std::nullopt;
   auto a = ParseInt64(Trim(h.substr(0, dash)));
-  std::string_view tail = Trim(h.substr(dash + 1));
+  std::string tail = Trim(h.substr(dash + 1));  // owned: a view of Trim's result would dangle
   auto b = tail.empty() ? std::optional<int64_t>(INT64_MAX) : ParseInt64(tail);
   if (!a || !b || *a < 0 || *b < *a) return std::nullopt;
   return std::make_pair(uint64_t(*a), uint64_t(*b));
+}
+
+// What the holder of a Xet token may read, for the CAS answers that name stored content (dedup,
+// xorb existence, skipping the re-hash of a known file; docs/protocols/xet.md "What CAS answers
+// reveal"): files linked to the token's repository, or to any repository the token's user may read
+// now (public ones, their own, their orgs'). Anonymous read tokens: public repositories only.
+Result<XetCas::FileFilter> ReadableBy(MetadataStore* meta, const XetTokenClaims& c) {
+  std::optional<int64_t> viewer;
+  bool admin = false;
+  if (c.user_id > 0) {
+    auto acc = meta->GetAccountById(c.user_id);
+    if (acc.ok()) {
+      viewer = acc->id;
+      admin = acc->is_admin;
+    } else if (!acc.status().IsNotFound()) {
+      return acc.status();
+    }
+  }
+  const int64_t repo_id = c.repo_id;
+  return XetCas::FileFilter([meta, repo_id, viewer, admin](const FileRecord& f) -> Result<bool> {
+    MH_ASSIGN_OR_RETURN(bool linked, meta->IsLfsObjectLinked(repo_id, f.sha256));
+    if (linked) return true;
+    return meta->IsLfsObjectReadable(f.sha256, viewer, admin);
+  });
 }
 
 }  // namespace
@@ -158,19 +182,28 @@ Status Hub::RouteCas(Request& req, Response& resp, const std::vector<std::string
     resp.route = "xet_xorb";
     MH_ASSIGN_OR_RETURN(xet::XetHash hash, HashSegment(segs[at + 2], "xorb"));
     if (m == "HEAD" || m == "GET") {
-      MH_RETURN_IF_ERROR(XetAuth(req, false).status());
-      if (!xet_->HasXorb(hash)) return Status::NotFound("xorb " + hash.ToHex() + " not found");
+      // A xorb no file the caller may read names looks like a missing one.
+      MH_ASSIGN_OR_RETURN(XetTokenClaims c, XetAuth(req, false));
+      MH_ASSIGN_OR_RETURN(auto readable, ReadableBy(meta_, c));
+      MH_ASSIGN_OR_RETURN(bool visible, xet_->XorbReadable(hash, readable));
+      if (!visible) return Status::NotFound("xorb " + hash.ToHex() + " not found");
       WriteJson(resp, 200, json::object());
       return Status::Ok();
     }
     if (m != "POST") return Status::NotFound("Not found");
-    MH_RETURN_IF_ERROR(XetAuth(req, true).status());
+    MH_ASSIGN_OR_RETURN(XetTokenClaims c, XetAuth(req, true));
     BodyReader* body = req.body;
     auto read = [body](char* buf, size_t len) -> Result<size_t> {
       if (body == nullptr) return size_t(0);
       return body->Read(buf, len);
     };
     MH_ASSIGN_OR_RETURN(bool inserted, xet_->PutXorb(hash, read, req.content_length));
+    if (!inserted) {
+      // "Already stored" only for a xorb the caller could see anyway (the HEAD rule above).
+      MH_ASSIGN_OR_RETURN(auto readable, ReadableBy(meta_, c));
+      MH_ASSIGN_OR_RETURN(bool visible, xet_->XorbReadable(hash, readable));
+      inserted = !visible;
+    }
     WriteJson(resp, 200, json{{"was_inserted", inserted}});
     return Status::Ok();
   }
@@ -178,7 +211,13 @@ Status Hub::RouteCas(Request& req, Response& resp, const std::vector<std::string
     resp.route = "xet_shard";
     MH_ASSIGN_OR_RETURN(XetTokenClaims c, XetAuth(req, true));
     MH_ASSIGN_OR_RETURN(std::string body, req.ReadBody(XetCas::kMaxShardBytes));
-    auto files = xet_->PutShard(body);
+    XetCas::ShardHooks hooks;
+    hooks.cancelled = [&req] { return req.ClientGone(); };
+    MH_ASSIGN_OR_RETURN(hooks.may_reuse, ReadableBy(meta_, c));
+    auto files = xet_->PutShard(body, hooks);
+    if (!files.ok() && files.status().hub_code() == "ClientClosedRequest") {
+      LogInfo("xet shard from {}: the client closed the connection, check stopped", req.remote_addr);
+    }
     if (!files.ok()) {
       if (v2 && files.status().code() == Code::kInvalidArgument) {
         // v2 answers errors as a final NDJSON line the client shows.
@@ -253,12 +292,15 @@ Status Hub::RouteCas(Request& req, Response& resp, const std::vector<std::string
   }
   if (what == "chunks" && args == 2 && m == "GET" && !v2) {
     resp.route = "xet_dedup";
-    MH_RETURN_IF_ERROR(XetAuth(req, false).status());
+    // Uploaders only (as on the Hub), and only content the caller may read anyway.
+    MH_ASSIGN_OR_RETURN(XetTokenClaims c, XetAuth(req, true));
     MH_ASSIGN_OR_RETURN(xet::XetHash chunk, HashSegment(segs[at + 2], "chunk"));
+    MH_ASSIGN_OR_RETURN(auto readable, ReadableBy(meta_, c));
     // A fresh key per answer: chunk hashes are only matchable by a client that holds the chunk.
     std::string key_bytes = HmacSha256(config_.signing_key, "xet-dedup-key:" + RandomHex(16));
     xet::XetHash key = xet::XetHash::FromRaw(key_bytes.data());
-    MH_ASSIGN_OR_RETURN(std::string shard, xet_->DedupShard(chunk, key, uint64_t(NowS() + config_.xet_dedup_ttl_s)));
+    MH_ASSIGN_OR_RETURN(std::string shard,
+                        xet_->DedupShard(chunk, key, uint64_t(NowS() + config_.xet_dedup_ttl_s), readable));
     resp.SetHeader("Content-Type", "application/octet-stream");
     resp.body = std::move(shard);
     return Status::Ok();

@@ -41,6 +41,11 @@ class Request {
   int64_t content_length = -1;  // -1: none or chunked
   bool chunked = false;
   BodyReader* body = nullptr;
+  // True once the client has closed or reset its connection (so no one will read the answer).
+  // Cheap (one non-blocking poll); long handlers call it between steps to stop work nobody waits
+  // for. Null when the request did not come from a socket (tests): never gone.
+  std::function<bool()> client_gone;
+  bool ClientGone() const { return client_gone && client_gone(); }
 
   std::optional<std::string_view> Header(std::string_view lower_name) const;
   // Decoded query parameters. Query("expand") also matches "expand[]".

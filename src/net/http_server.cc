@@ -38,6 +38,15 @@ namespace http = boost::beast::http;
 
 namespace {
 
+// The peer closed (FIN), reset or errored the connection. With the request body read, nothing more
+// is expected from a client that waits for its answer; a pipelined next request leaves data to
+// read, which is not a hang-up.
+bool PeerHungUp(int fd) {
+  pollfd p{fd, POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 // A blocking socket as a Beast SyncReadStream. SO_RCVTIMEO on the socket turns
 // a stalled peer into a timed_out error instead of a hung thread.
 class FdStream {
@@ -492,6 +501,7 @@ bool HttpServer::ServeOne(Connection& c) {
   bp.body_limit(std::numeric_limits<std::uint64_t>::max());
   ParserBodyReader body(fd, &c.stream, &c.buf, &bp, expect_continue && (req.content_length > 0 || req.chunked));
   req.body = &body;
+  req.client_gone = [fd] { return PeerHungUp(fd); };
 
   std::string request_id = NextRequestId();
   Response resp;

@@ -46,6 +46,8 @@ struct ServeOptions {
   int64_t xet_token_ttl_s = 0;
   int64_t stale_lock_s = 0;      // 0 = default (repo/stale_locks.h: 600)
   std::string metrics_public;    // "", "true" or "false"
+  int64_t xet_verify_floor_bytes = 0;
+  int64_t xet_verify_ratio = 0;
   bool quiet = false;
 };
 
@@ -78,6 +80,8 @@ Status LoadConfigFile(const std::string& path, ServeOptions& o) {
     else if (k == "git-timeout-seconds") MH_RETURN_IF_ERROR(num(o.git_timeout_s));
     else if (k == "xet-token-ttl-seconds") MH_RETURN_IF_ERROR(num(o.xet_token_ttl_s));
     else if (k == "stale-lock-seconds") MH_RETURN_IF_ERROR(num(o.stale_lock_s));
+    else if (k == "xet-verify-floor-bytes") MH_RETURN_IF_ERROR(num(o.xet_verify_floor_bytes));
+    else if (k == "xet-verify-ratio") MH_RETURN_IF_ERROR(num(o.xet_verify_ratio));
     else if (k == "metadata-url") o.metadata_url = v;
     else if (k == "blob-url") o.blob_url = v;
     else if (k == "xet") {
@@ -141,6 +145,8 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   if (explicit_flags.count("xet-token-ttl-seconds")) o.xet_token_ttl_s = flag_values.xet_token_ttl_s;
   if (explicit_flags.count("stale-lock-seconds")) o.stale_lock_s = flag_values.stale_lock_s;
   if (explicit_flags.count("metrics-public")) o.metrics_public = flag_values.metrics_public;
+  if (explicit_flags.count("xet-verify-floor-bytes")) o.xet_verify_floor_bytes = flag_values.xet_verify_floor_bytes;
+  if (explicit_flags.count("xet-verify-ratio")) o.xet_verify_ratio = flag_values.xet_verify_ratio;
 
   auto colon = o.listen.rfind(':');
   if (colon == std::string::npos) return Fail(Status::InvalidArgument("--listen must be HOST:PORT"));
@@ -181,6 +187,8 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   if (o.xet_token_ttl_s > 0) hc.xet_token_ttl_s = o.xet_token_ttl_s;
   hc.metrics_public = o.metrics_public == "true";
   if (o.stale_lock_s > 0) SetStaleLockAgeS(o.stale_lock_s);
+  if (o.xet_verify_floor_bytes > 0) hc.xet_verify_floor_bytes = o.xet_verify_floor_bytes;
+  if (o.xet_verify_ratio > 0) hc.xet_verify_ratio = o.xet_verify_ratio;
   // public_url is known once the port is (port 0 picks one).
   std::unique_ptr<Hub> hub;
   // The embedded default: one serve process owns the data folder, so its lookup caches may trust their
@@ -241,6 +249,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"true", "false"}));
   serve->add_option("--xet-token-ttl-seconds", flags.xet_token_ttl_s,
                     "Lifetime of Xet access tokens and signed xorb URLs (default 3600)")
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--xet-verify-floor-bytes", flags.xet_verify_floor_bytes,
+                    "Xet shards: content any shard may make the server read back and hash (default 1 GiB)")
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--xet-verify-ratio", flags.xet_verify_ratio,
+                    "Xet shards: beyond that, at most this many times the distinct stored content the shard names "
+                    "(repeats of the same chunks; default 8)")
       ->check(CLI::PositiveNumber);
   serve->add_option("--metadata-url", flags.metadata_url,
                     "Metadata store: postgres://user:pass@host:port/db for several processes (default: SQLite in "
@@ -344,8 +359,8 @@ int main(int argc, char** argv) {
     std::set<std::string> explicit_flags;
     for (const char* f : {"data", "listen", "public-url", "max-commit-bytes", "max-json-bytes", "max-header-bytes",
                           "max-connections", "git-max-file-bytes", "git-timeout-seconds",
-                          "protect-default-branch", "xet", "xet-token-ttl-seconds", "metadata-url", "blob-url",
-                          "stale-lock-seconds", "metrics-public"}) {
+                          "protect-default-branch", "xet", "xet-token-ttl-seconds", "xet-verify-floor-bytes",
+                          "xet-verify-ratio", "metadata-url", "blob-url", "stale-lock-seconds", "metrics-public"}) {
       if (serve->count(std::string("--") + f) > 0) explicit_flags.insert(f);
     }
     return RunServe(so, explicit_flags, flags);

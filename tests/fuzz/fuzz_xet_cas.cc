@@ -10,14 +10,18 @@
 //   0  PutXorb(hash = first 32 bytes of data, body = the rest), streamed in pieces
 //   1  PutXorb(hash = the real hash of the seeded file's first xorb, body = data)
 //   2  PutShard(data)
-//   3  PutShard(the valid upload shard of the seeded file with data applied as (offset, xor) pairs)
+//   3  PutShard(the valid upload shard of the seeded file with data applied as (offset, xor) pairs);
+//      with bit 7 of byte 1 set, the client "hangs up" after (byte 1 & 7) polls of the cancel hook
 //   4  VerifyXetToken(data), VerifySignedUrl(data as a query string: auth/access_grant.h) and
 //      Reconstruct(seeded file, range from data)
 //
+// The CAS runs with a small verification budget (floor 1 MiB, ratio 2: the seeded file is 600 KB) so
+// that shards repeating its terms reach the ShardTooExpensive refusal.
+//
 // Checks: nothing throws or crashes; errors are InvalidArgument / NotFound / TooLarge /
-// RangeNotSatisfiable / Unauthorized (Forbidden for signed URLs), never Internal or Corruption; a grant
-// issued from the input's numbers verifies back to itself, and only with its own method and resource;
-// an accepted xorb verifies in
+// RangeNotSatisfiable / Unauthorized (Forbidden for signed URLs; Unavailable "ClientClosedRequest"
+// only after a hang-up), never Internal or Corruption; a grant issued from the input's numbers
+// verifies back to itself, and only with its own method and resource; an accepted xorb verifies in
 // storage; an accepted shard registers files whose content reads back with the registered sha256;
 // a reconstruction's terms add up to the requested range.
 #include <cstddef>
@@ -66,7 +70,10 @@ World& GetWorld() {
     w->blobs = std::move(OpenLocalBlobStore(w->dir + "/blobs")).value();
     w->meta = std::move(OpenSqliteMetadataStore(w->dir + "/meta.db")).value();
     w->store = std::make_unique<ChunkStore>(w->blobs.get(), w->meta.get());
-    w->cas = std::make_unique<XetCas>(w->store.get());
+    XetShardLimits limits;
+    limits.verify_floor_bytes = 1 << 20;
+    limits.verify_ratio = 2;
+    w->cas = std::make_unique<XetCas>(w->store.get(), limits);
     std::mt19937_64 rng(42);
     std::string data(600'000, '\0');
     for (auto& c : data) c = char(rng() % 7 == 0 ? 'x' : rng());
@@ -128,8 +135,15 @@ void FuzzXorb(World& w, const xet::XetHash& hash, std::string_view body, size_t 
   FUZZ_CHECK(w.store->VerifyStoredXorb(hash).ok(), "an accepted xorb must verify in storage");
 }
 
-void FuzzShard(World& w, std::string_view body) {
-  auto r = w.cas->PutShard(body);
+void FuzzShard(World& w, std::string_view body, int hang_up_after = -1) {
+  XetCas::ShardHooks hooks;
+  int polls = 0;
+  hooks.cancelled = [&polls, hang_up_after] { return hang_up_after >= 0 && polls++ >= hang_up_after; };
+  auto r = w.cas->PutShard(body, hooks);
+  if (!r.ok() && hang_up_after >= 0 && r.status().hub_code() == "ClientClosedRequest") {
+    FUZZ_CHECK(r.status().code() == Code::kUnavailable, "a hang-up is Unavailable: {}", r.status().ToString());
+    return;
+  }
   if (!r.ok()) return CheckError(r.status(), "PutShard", body);
   for (const auto& f : *r) {
     auto reader = w.store->Open(f.sha256);
@@ -215,7 +229,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
         size_t at = (uint8_t(data[i]) | size_t(uint8_t(data[i + 1])) << 8) % shard.size();
         shard[at] = char(shard[at] ^ data[i + 2]);
       }
-      FuzzShard(w, shard);
+      FuzzShard(w, shard, (bytes[1] & 0x80) ? int(bytes[1] & 7) : -1);
       break;
     }
     case 4: {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <tuple>
 #include <span>
 #include <unordered_set>
 
@@ -45,9 +46,13 @@ Status BadShard(const std::string& what) { return Status::InvalidArgument("shard
 
 uint32_t Before(const std::vector<uint32_t>& ends, uint32_t k) { return k == 0 ? 0 : ends[k - 1]; }
 
+std::string ShaHex(const xet::Sha256Digest& d) {
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
+}
+
 }  // namespace
 
-XetCas::XetCas(ChunkStore* store) : store_(store) {}
+XetCas::XetCas(ChunkStore* store, XetShardLimits limits) : store_(store), limits_(limits) {}
 
 bool XetCas::HasXorb(const xet::XetHash& hash) {
   return store_->meta()->GetXorb(hash.ToHex()).ok() && store_->blobs()->Size(ChunkStore::XorbKey(hash)).ok();
@@ -175,7 +180,7 @@ Result<bool> XetCas::PutXorb(const xet::XetHash& hash, const ReadFn& read, int64
 
 // ---- shard upload ----------------------------------------------------------------------------
 
-Result<std::vector<XetRegisteredFile>> XetCas::PutShard(std::string_view body, const Progress& progress) {
+Result<std::vector<XetRegisteredFile>> XetCas::PutShard(std::string_view body, const ShardHooks& hooks) {
   if (int64_t(body.size()) > kMaxShardBytes) return Status::TooLarge("shard too large");
   auto parsed = xet::ParseShard(body);
   if (!parsed.ok()) return BadShard(parsed.status().message());
@@ -188,79 +193,200 @@ Result<std::vector<XetRegisteredFile>> XetCas::PutShard(std::string_view body, c
                                   x.xorb_hash.ToHex()));
     }
   }
+  auto cancelled = [&hooks] { return hooks.cancelled && hooks.cancelled(); };
+  auto stop = [this] {
+    counters_.shards_cancelled++;
+    return Status(Code::kUnavailable, "shard check stopped: the client closed the connection", "ClientClosedRequest",
+                  true);
+  };
+  auto which = [&shard](size_t fi) { return fmt::format("file {} ({})", fi, shard.files[fi].file_hash.ToHex()); };
+
+  // 1. The shape of every file, from the shard alone.
+  for (size_t fi = 0; fi < shard.files.size(); ++fi) {
+    const xet::FileInfo& f = shard.files[fi];
+    if (f.verification.size() != f.terms.size()) return BadShard(which(fi) + ": every term needs a verification entry");
+    if (int64_t(f.terms.size()) > limits_.max_file_terms) {
+      return Status(Code::kTooLarge,
+                    fmt::format("shard: {} has {} terms; a file may have at most {}", which(fi), f.terms.size(),
+                                limits_.max_file_terms),
+                    "FileTooLarge");
+    }
+    if (f.size() > uint64_t(limits_.max_file_bytes)) {
+      return Status(Code::kTooLarge,
+                    fmt::format("shard: {} would be {} bytes; files are limited to {} bytes", which(fi), f.size(),
+                                limits_.max_file_bytes),
+                    "FileTooLarge");
+    }
+  }
+
+  // 2. Every term against its xorb's footer (loaded once per xorb): chunk range and size.
+  struct XorbUse {
+    std::shared_ptr<const xet::XorbFooter> footer;
+    std::vector<std::pair<uint32_t, uint32_t>> ranges;  // chunk ranges the terms name
+  };
+  std::unordered_map<xet::XetHash, XorbUse> used;
+  int64_t chunk_refs_all = 0;
+  size_t terms_seen = 0;
+  for (size_t fi = 0; fi < shard.files.size(); ++fi) {
+    const xet::FileInfo& f = shard.files[fi];
+    for (size_t ti = 0; ti < f.terms.size(); ++ti) {
+      const xet::FileTerm& t = f.terms[ti];
+      if ((++terms_seen & 4095) == 0 && cancelled()) return stop();
+      auto it = used.find(t.xorb_hash);
+      if (it == used.end()) {
+        if (!store_->meta()->GetXorb(t.xorb_hash.ToHex()).ok()) {
+          return BadShard(fmt::format("{} term {}: xorb {} is not stored", which(fi), ti, t.xorb_hash.ToHex()));
+        }
+        MH_ASSIGN_OR_RETURN(auto footer, store_->LoadFooter(t.xorb_hash));
+        it = used.emplace(t.xorb_hash, XorbUse{std::move(footer), {}}).first;
+      }
+      const auto& ue = it->second.footer->unpacked_ends;
+      if (t.chunk_start >= t.chunk_end || t.chunk_end > ue.size()) {
+        return BadShard(fmt::format("{} term {}: chunks [{}, {}) outside xorb {} of {} chunks", which(fi), ti,
+                                    t.chunk_start, t.chunk_end, t.xorb_hash.ToHex(), ue.size()));
+      }
+      const uint32_t bytes = ue[t.chunk_end - 1] - Before(ue, t.chunk_start);
+      if (bytes != t.unpacked_bytes) {
+        return BadShard(fmt::format("{} term {}: says {} bytes, the chunks hold {}", which(fi), ti, t.unpacked_bytes, bytes));
+      }
+      it->second.ranges.emplace_back(t.chunk_start, t.chunk_end);
+      chunk_refs_all += int64_t(t.chunk_end - t.chunk_start);
+    }
+  }
+
+  // 3. Which files must be read back and hashed: not those recorded before (and readable by the
+  // uploader), nor a second copy of a file earlier in this shard.
+  std::vector<std::optional<std::string>> reuse(shard.files.size());
+  std::vector<bool> repeat(shard.files.size(), false);
+  {
+    std::unordered_set<xet::XetHash> earlier;
+    for (size_t fi = 0; fi < shard.files.size(); ++fi) {
+      const xet::FileInfo& f = shard.files[fi];
+      if (!earlier.insert(f.file_hash).second) {
+        repeat[fi] = true;
+        continue;
+      }
+      auto known = store_->meta()->GetFileByXetHash(f.file_hash.ToHex());
+      if (!known.ok() || known->size != int64_t(f.size())) continue;
+      if (f.sha256 && ShaHex(*f.sha256) != known->sha256) continue;
+      bool ok = true;
+      if (hooks.may_reuse) {
+        MH_ASSIGN_OR_RETURN(ok, hooks.may_reuse(*known));
+      }
+      if (ok) reuse[fi] = known->sha256;
+    }
+  }
+
+  // 4. The budget: what checking costs against the distinct stored content it names.
+  int64_t work = chunk_refs_all * XetShardLimits::kChunkRefCost;
+  for (size_t fi = 0; fi < shard.files.size(); ++fi) {
+    if (!reuse[fi] && !repeat[fi]) work += int64_t(shard.files[fi].size());
+  }
+  int64_t distinct = 0;
+  for (auto& [hash, use] : used) {
+    auto& r = use.ranges;
+    std::sort(r.begin(), r.end());
+    const auto& ue = use.footer->unpacked_ends;
+    uint32_t a = r[0].first, b = r[0].second;
+    auto add = [&](uint32_t from, uint32_t to) {
+      distinct += int64_t(ue[to - 1] - Before(ue, from)) + int64_t(to - from) * XetShardLimits::kChunkRefCost;
+    };
+    for (size_t k = 1; k < r.size(); ++k) {
+      if (r[k].first <= b) {
+        b = std::max(b, r[k].second);
+      } else {
+        add(a, b);
+        a = r[k].first;
+        b = r[k].second;
+      }
+    }
+    add(a, b);
+  }
+  const int64_t ratio = std::max<int64_t>(1, limits_.verify_ratio);
+  const int64_t allowed =
+      std::max(limits_.verify_floor_bytes, distinct > INT64_MAX / ratio ? INT64_MAX : distinct * ratio);
+  if (work > allowed) {
+    counters_.shards_over_budget++;
+    return Status(Code::kTooLarge,
+                  fmt::format("shard: checking it would read back and hash {} bytes of content, but it names only {} "
+                              "distinct bytes of stored chunks; a shard may cost at most {}x what it names (or {} "
+                              "bytes). Files made of many repeats of the same chunks must be uploaded in full",
+                              work, distinct, ratio, limits_.verify_floor_bytes),
+                  "ShardTooExpensive");
+  }
+
+  // 5. Per file: verification hashes (once per distinct term), the file hash, the SHA-256.
   int64_t total = 0;
-  for (const auto& f : shard.files) total += int64_t(f.size());
+  for (size_t fi = 0; fi < shard.files.size(); ++fi) {
+    if (!reuse[fi] && !repeat[fi]) total += int64_t(shard.files[fi].size());
+  }
   int64_t done = 0;
+  std::map<std::tuple<xet::XetHash, uint32_t, uint32_t>, xet::XetHash> verified;
+  std::unordered_map<xet::XetHash, std::string> proven_here;  // file hash -> sha256, recorded by this shard
   std::vector<XetRegisteredFile> out;
   for (size_t fi = 0; fi < shard.files.size(); ++fi) {
     const xet::FileInfo& f = shard.files[fi];
-    const std::string which = fmt::format("file {} ({})", fi, f.file_hash.ToHex());
-    if (f.verification.size() != f.terms.size()) {
-      return BadShard(which + ": every term needs a verification entry");
-    }
-    // Terms against the stored xorbs: ranges, sizes, verification hashes; the file hash from the
-    // chunk hashes in order.
     xet::MerkleBuilder merkle;
     std::vector<FileTerm> terms;
     std::vector<std::string> xorbs;
     std::unordered_set<xet::XetHash> seen;
     for (size_t ti = 0; ti < f.terms.size(); ++ti) {
       const xet::FileTerm& t = f.terms[ti];
-      if (!store_->meta()->GetXorb(t.xorb_hash.ToHex()).ok()) {
-        return BadShard(fmt::format("{} term {}: xorb {} is not stored", which, ti, t.xorb_hash.ToHex()));
+      if ((++terms_seen & 1023) == 0 && cancelled()) return stop();
+      const xet::XorbFooter& footer = *used.at(t.xorb_hash).footer;
+      const auto& ue = footer.unpacked_ends;
+      auto key = std::make_tuple(t.xorb_hash, t.chunk_start, t.chunk_end);
+      auto v = verified.find(key);
+      if (v == verified.end()) {
+        std::span<const xet::XetHash> range(footer.chunk_hashes.data() + t.chunk_start, t.chunk_end - t.chunk_start);
+        v = verified.emplace(key, xet::VerificationHash(range)).first;
       }
-      MH_ASSIGN_OR_RETURN(auto footer, store_->LoadFooter(t.xorb_hash));
-      const auto& ue = footer->unpacked_ends;
-      if (t.chunk_start >= t.chunk_end || t.chunk_end > ue.size()) {
-        return BadShard(fmt::format("{} term {}: chunks [{}, {}) outside xorb {} of {} chunks", which, ti,
-                                    t.chunk_start, t.chunk_end, t.xorb_hash.ToHex(), ue.size()));
-      }
-      const uint32_t bytes = ue[t.chunk_end - 1] - Before(ue, t.chunk_start);
-      if (bytes != t.unpacked_bytes) {
-        return BadShard(fmt::format("{} term {}: says {} bytes, the chunks hold {}", which, ti, t.unpacked_bytes, bytes));
-      }
-      std::span<const xet::XetHash> range(footer->chunk_hashes.data() + t.chunk_start, t.chunk_end - t.chunk_start);
-      if (xet::VerificationHash(range) != f.verification[ti]) {
-        return BadShard(fmt::format("{} term {}: verification hash does not match the stored chunks", which, ti));
+      if (v->second != f.verification[ti]) {
+        return BadShard(fmt::format("{} term {}: verification hash does not match the stored chunks", which(fi), ti));
       }
       for (uint32_t k = t.chunk_start; k < t.chunk_end; ++k) {
-        merkle.Add(xet::MerkleNode{footer->chunk_hashes[k], ue[k] - Before(ue, k)});
+        merkle.Add(xet::MerkleNode{footer.chunk_hashes[k], ue[k] - Before(ue, k)});
       }
-      terms.push_back(FileTerm{t.xorb_hash, t.chunk_start, t.chunk_end, bytes});
+      terms.push_back(FileTerm{t.xorb_hash, t.chunk_start, t.chunk_end, t.unpacked_bytes});
       if (seen.insert(t.xorb_hash).second) xorbs.push_back(t.xorb_hash.ToHex());
     }
     xet::XetHash file_hash = merkle.FileHash();
     if (file_hash != f.file_hash) {
-      return BadShard(fmt::format("{}: the chunks hash to file hash {}", which, file_hash.ToHex()));
+      return BadShard(fmt::format("{}: the chunks hash to file hash {}", which(fi), file_hash.ToHex()));
     }
     const int64_t size = int64_t(f.size());
     std::optional<std::string> claimed;
-    if (f.sha256) claimed = HexEncode(std::string_view(reinterpret_cast<const char*>(f.sha256->data()), 32));
+    if (f.sha256) claimed = ShaHex(*f.sha256);
     // The SHA-256 maps LFS pointers to this content, hub-wide: it is only believed once proven.
     std::string sha;
-    auto known = store_->meta()->GetFileByXetHash(file_hash.ToHex());
-    if (known.ok() && known->size == size && (!claimed || *claimed == known->sha256)) {
-      sha = known->sha256;  // this content was hashed when it was first recorded
+    auto here = proven_here.find(file_hash);
+    if (here != proven_here.end()) {
+      sha = here->second;  // the same content, hashed a moment ago
+    } else if (reuse[fi]) {
+      sha = *reuse[fi];  // this content was hashed when it was first recorded
     } else {
       Sha256 hasher;
       MH_ASSIGN_OR_RETURN(auto reader, store_->OpenTerms(terms));
       std::vector<char> buf(1 << 20);
       while (true) {
+        if (cancelled()) return stop();
         MH_ASSIGN_OR_RETURN(size_t n, reader->Read(buf.data(), buf.size()));
         if (n == 0) break;
         hasher.Update(buf.data(), n);
-        if (progress) progress(done + (size - reader->remaining()), total);
+        counters_.shard_verify_bytes += int64_t(n);
+        if (hooks.progress) hooks.progress(done + (size - reader->remaining()), total);
       }
       sha = hasher.FinalHex();
       counters_.files_hashed++;
-      if (claimed && *claimed != sha) {
-        return BadShard(fmt::format("{}: metadata claims sha256 {}, the content hashes to {}", which, *claimed, sha));
-      }
+      done += size;
+    }
+    if (claimed && *claimed != sha) {
+      return BadShard(fmt::format("{}: metadata claims sha256 {}, the content hashes to {}", which(fi), *claimed, sha));
     }
     MH_RETURN_IF_ERROR(store_->meta()->PutFileChecked(
         FileRecord{sha, file_hash.ToHex(), size, SerializeTerms(terms), NowMs()}, xorbs));
-    done += size;
-    if (progress) progress(done, total);
+    proven_here.emplace(file_hash, sha);
+    if (hooks.progress) hooks.progress(done, total);
     out.push_back(XetRegisteredFile{sha, size, file_hash});
     counters_.files_registered++;
   }
@@ -331,31 +457,56 @@ Result<XetReconstruction> XetCas::Reconstruct(const FileRecord& file,
 
 // ---- global dedup ----------------------------------------------------------------------------
 
-Result<std::string> XetCas::DedupShard(const xet::XetHash& chunk, const xet::XetHash& key, uint64_t expiry_s) {
+Result<std::optional<FileRecord>> XetCas::ReadableFileWithXorb(const xet::XetHash& xorb,
+                                                                const FileFilter& readable) {
+  MH_ASSIGN_OR_RETURN(auto shas, store_->meta()->FilesWithXorb(xorb.ToHex(), readable ? kDedupFileCandidates : 1));
+  for (const auto& sha : shas) {
+    auto rec = store_->meta()->GetFile(sha);
+    if (!rec.ok()) {
+      if (rec.status().IsNotFound()) continue;  // collected since
+      return rec.status();
+    }
+    bool ok = true;
+    if (readable) {
+      MH_ASSIGN_OR_RETURN(ok, readable(*rec));
+    }
+    if (ok) return std::optional<FileRecord>(std::move(rec).value());
+  }
+  return std::optional<FileRecord>();
+}
+
+Result<bool> XetCas::XorbReadable(const xet::XetHash& hash, const FileFilter& readable) {
+  if (!HasXorb(hash)) return false;
+  if (!readable) return true;
+  MH_ASSIGN_OR_RETURN(auto file, ReadableFileWithXorb(hash, readable));
+  return file.has_value();
+}
+
+Result<std::string> XetCas::DedupShard(const xet::XetHash& chunk, const xet::XetHash& key, uint64_t expiry_s,
+                                       const FileFilter& readable) {
   counters_.dedup_queries++;
   MH_ASSIGN_OR_RETURN(auto found, store_->meta()->FindChunks({chunk.ToHex()}));
   if (!found[0]) return Status::NotFound("chunk not known");
   MH_ASSIGN_OR_RETURN(xet::XetHash home, xet::XetHash::FromHex(found[0]->xorb_hash));
   // The xorbs of a file holding the chunk, starting a little before its xorb: a client re-uploading
-  // that file (or a variant) finds the rest of it in the same answer.
+  // that file (or a variant) finds the rest of it in the same answer. With a filter, only a file the
+  // caller may read: the answer then names nothing it could not download itself.
   std::vector<xet::XetHash> order{home};
-  MH_ASSIGN_OR_RETURN(auto files, store_->meta()->FilesWithXorb(home.ToHex(), 1));
-  if (!files.empty()) {
-    auto rec = store_->meta()->GetFile(files[0]);
-    if (rec.ok()) {
-      auto terms = ParseTerms(rec->terms);
-      if (terms.ok()) {
-        std::vector<xet::XetHash> file_xorbs;
-        std::unordered_set<xet::XetHash> seen;
-        for (const auto& t : *terms) {
-          if (seen.insert(t.xorb).second) file_xorbs.push_back(t.xorb);
-        }
-        auto at = std::find(file_xorbs.begin(), file_xorbs.end(), home);
-        if (at != file_xorbs.end()) {
-          size_t from = size_t(at - file_xorbs.begin());
-          from = from >= 2 ? from - 2 : 0;
-          order.assign(file_xorbs.begin() + long(from), file_xorbs.end());
-        }
+  MH_ASSIGN_OR_RETURN(auto rec, ReadableFileWithXorb(home, readable));
+  if (!rec && readable) return Status::NotFound("chunk not known");
+  if (rec) {
+    auto terms = ParseTerms(rec->terms);
+    if (terms.ok()) {
+      std::vector<xet::XetHash> file_xorbs;
+      std::unordered_set<xet::XetHash> seen;
+      for (const auto& t : *terms) {
+        if (seen.insert(t.xorb).second) file_xorbs.push_back(t.xorb);
+      }
+      auto at = std::find(file_xorbs.begin(), file_xorbs.end(), home);
+      if (at != file_xorbs.end()) {
+        size_t from = size_t(at - file_xorbs.begin());
+        from = from >= 2 ? from - 2 : 0;
+        order.assign(file_xorbs.begin() + long(from), file_xorbs.end());
       }
     }
   }

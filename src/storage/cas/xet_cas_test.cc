@@ -175,11 +175,13 @@ TEST_F(XetCasTest, ShardRegistersFilesReadableByShaAndReconstruction) {
   EXPECT_EQ(early.status().code(), Code::kInvalidArgument);
   ASSERT_TRUE(PutXorb(u.xorb_hash, u.xorb_records).ok());
   int64_t last_done = -1, last_total = -1;
-  auto files = cas_->PutShard(shard, [&](int64_t d, int64_t t) {
+  XetCas::ShardHooks hooks;
+  hooks.progress = [&](int64_t d, int64_t t) {
     EXPECT_GE(d, last_done);
     last_done = d;
     last_total = t;
-  });
+  };
+  auto files = cas_->PutShard(shard, hooks);
   ASSERT_TRUE(files.ok()) << files.status().ToString();
   ASSERT_EQ(files->size(), 1u);
   EXPECT_EQ((*files)[0].sha256, Sha256Hex(data));
@@ -304,6 +306,111 @@ TEST_F(XetCasTest, DamagedXorbIsNeverServed) {
   }
   EXPECT_EQ(s.code(), Code::kCorruption);
   EXPECT_EQ(cas_->OpenXorbBytes(u.xorb_hash, 0, u.xorb_records.size()).status().code(), Code::kRangeNotSatisfiable);
+}
+
+
+// ---- what a shard may cost (security issue #11, finding 4) ----------------------------------------
+
+// A file made of `repeats` copies of u's content, described by terms that all name u's xorb (with its
+// SHA-256 claimed only when small: the claim is optional and costly to compute here).
+xet::FileInfo RepeatedFile(const std::string& data, const ClientUpload& u, size_t repeats) {
+  xet::FileInfo f;
+  std::vector<xet::MerkleNode> nodes;
+  std::vector<xet::MerkleNode> one;
+  for (const auto& c : ChunkData(data)) one.push_back({xet::ChunkHash(c), c.size()});
+  Sha256 hasher;
+  for (size_t i = 0; i < repeats; ++i) {
+    f.terms.push_back(u.file.terms[0]);
+    f.verification.push_back(u.file.verification[0]);
+    nodes.insert(nodes.end(), one.begin(), one.end());
+    if (repeats <= 64) hasher.Update(data);
+  }
+  f.file_hash = xet::FileHash(nodes);
+  if (repeats > 64) return f;
+  std::string sha = hasher.FinalRaw();
+  xet::Sha256Digest d;
+  std::memcpy(d.data(), sha.data(), 32);
+  f.sha256 = d;
+  return f;
+}
+
+TEST_F(XetCasTest, ShardOfRepeatsIsRefusedBeforeAnyContentIsRead) {
+  std::string data = RandomData(1 << 20, 11);
+  ClientUpload u = BuildUpload(data);
+  ASSERT_TRUE(PutXorb(u.xorb_hash, u.xorb_records).ok());
+  // 2 GiB described by 2048 terms naming the same 1 MiB: over the default floor (1 GiB) and 8x.
+  auto r = cas_->PutShard(UploadShard({RepeatedFile(data, u, 2048)}));
+  EXPECT_EQ(r.status().code(), Code::kTooLarge) << r.status().ToString();
+  EXPECT_EQ(r.status().hub_code(), "ShardTooExpensive");
+  EXPECT_EQ(cas_->counters().shard_verify_bytes.load(), 0);
+  EXPECT_EQ(cas_->counters().shards_over_budget.load(), 1);
+  EXPECT_EQ(cas_->counters().files_registered.load(), 0);
+}
+
+TEST_F(XetCasTest, ShardBudgetScalesWithDistinctContentNamed) {
+  XetShardLimits limits;
+  limits.verify_floor_bytes = 4 << 20;
+  limits.verify_ratio = 8;
+  cas_ = std::make_unique<XetCas>(store_.get(), limits);
+  std::string data = RandomData(1 << 20, 12);
+  ClientUpload u = BuildUpload(data);
+  ASSERT_TRUE(PutXorb(u.xorb_hash, u.xorb_records).ok());
+  // 6 repeats of 1 MiB: within 8x of the distinct content; 20 are not (and exceed the 4 MiB floor).
+  auto ok = cas_->PutShard(UploadShard({RepeatedFile(data, u, 6)}));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  auto over = cas_->PutShard(UploadShard({RepeatedFile(data, u, 20)}));
+  EXPECT_EQ(over.status().hub_code(), "ShardTooExpensive") << over.status().ToString();
+  // Distinct content is not limited: 12 different files of 1 MiB in one shard.
+  std::vector<xet::FileInfo> files;
+  for (int i = 0; i < 12; ++i) {
+    ClientUpload v = BuildUpload(RandomData(1 << 20, 100 + i));
+    ASSERT_TRUE(PutXorb(v.xorb_hash, v.xorb_records).ok());
+    files.push_back(v.file);
+  }
+  auto many = cas_->PutShard(UploadShard(files));
+  ASSERT_TRUE(many.ok()) << many.status().ToString();
+  EXPECT_EQ(many->size(), 12u);
+  // Term and size caps per file.
+  limits.max_file_terms = 4;
+  cas_ = std::make_unique<XetCas>(store_.get(), limits);
+  EXPECT_EQ(cas_->PutShard(UploadShard({RepeatedFile(data, u, 5)})).status().hub_code(), "FileTooLarge");
+  limits.max_file_terms = 1 << 20;
+  limits.max_file_bytes = 3 << 20;
+  cas_ = std::make_unique<XetCas>(store_.get(), limits);
+  EXPECT_EQ(cas_->PutShard(UploadShard({RepeatedFile(data, u, 4)})).status().hub_code(), "FileTooLarge");
+}
+
+TEST_F(XetCasTest, ShardCheckStopsWhenTheClientIsGone) {
+  std::string data = RandomData(1 << 20, 13);
+  ClientUpload u = BuildUpload(data);
+  ASSERT_TRUE(PutXorb(u.xorb_hash, u.xorb_records).ok());
+  xet::FileInfo f = RepeatedFile(data, u, 64);  // 64 MiB to read back
+  int polls = 0;
+  XetCas::ShardHooks hooks;
+  hooks.cancelled = [&polls] { return ++polls > 3; };  // the client leaves after a few MiB
+  auto r = cas_->PutShard(UploadShard({f}), hooks);
+  EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().ToString();
+  EXPECT_EQ(r.status().hub_code(), "ClientClosedRequest");
+  EXPECT_EQ(cas_->counters().shards_cancelled.load(), 1);
+  EXPECT_LE(cas_->counters().shard_verify_bytes.load(), 4 << 20);
+  EXPECT_TRUE(meta_->GetFileByXetHash(f.file_hash.ToHex()).status().IsNotFound());
+}
+
+TEST_F(XetCasTest, KnownFileIsRehashedUnlessTheUploaderMayReadIt) {
+  std::string data = RandomData(2 << 20, 14);
+  ClientUpload u = BuildUpload(data);
+  ASSERT_TRUE(PutXorb(u.xorb_hash, u.xorb_records).ok());
+  std::string shard = UploadShard({u.file});
+  ASSERT_TRUE(cas_->PutShard(shard).ok());
+  EXPECT_EQ(cas_->counters().files_hashed.load(), 1);
+  XetCas::ShardHooks hidden;
+  hidden.may_reuse = [](const FileRecord&) -> Result<bool> { return false; };
+  ASSERT_TRUE(cas_->PutShard(shard, hidden).ok());
+  EXPECT_EQ(cas_->counters().files_hashed.load(), 2);  // same work as a first upload: nothing learned
+  XetCas::ShardHooks visible;
+  visible.may_reuse = [](const FileRecord&) -> Result<bool> { return true; };
+  ASSERT_TRUE(cas_->PutShard(shard, visible).ok());
+  EXPECT_EQ(cas_->counters().files_hashed.load(), 2);
 }
 
 }  // namespace

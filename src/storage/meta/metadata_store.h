@@ -183,6 +183,11 @@ class MetadataStore {
   // NotFound if the repo or the object (PutLfsObject first) is unknown.
   virtual Status LinkLfsObject(int64_t repo_id, const std::string& oid) = 0;  // idempotent
   virtual Result<bool> IsLfsObjectLinked(int64_t repo_id, const std::string& oid) = 0;
+  // Is the object linked to some repository the viewer may read (ListRepos' rule: public, or the
+  // viewer is admin, owns its namespace or is a member of its org)? For the Xet dedup and xorb
+  // answers (docs/protocols/xet.md). nullopt viewer: anonymous (public repositories only).
+  virtual Result<bool> IsLfsObjectReadable(const std::string& oid, std::optional<int64_t> viewer_user_id,
+                                           bool viewer_is_admin) = 0;
 
   // Multipart upload sessions. Put: created_ms 0 means now; repeating an identical Put is
   // Ok, the same id with other fields is Conflict; NotFound if the repo is unknown;

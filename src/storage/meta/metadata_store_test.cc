@@ -410,6 +410,41 @@ TEST_P(MetadataStoreConformance, DeleteRepoTakesLinksAndSessions) {
   EXPECT_FALSE(linked);
 }
 
+TEST_P(MetadataStoreConformance, LfsObjectReadableFollowsRepoVisibility) {
+  MH_ASSERT_OK_AND_ASSIGN(Account alice, store().CreateUser("alice", false));
+  MH_ASSERT_OK_AND_ASSIGN(Account bob, store().CreateUser("bob", false));
+  MH_ASSERT_OK_AND_ASSIGN(Account carol, store().CreateUser("carol", false));
+  MH_ASSERT_OK_AND_ASSIGN(Account root, store().CreateUser("root", true));
+  MH_ASSERT_OK(store().CreateOrg("lab", "alice"));
+  MH_ASSERT_OK(store().AddMember("lab", "carol", OrgRole::kRead));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord priv, store().CreateRepo(RepoType::kModel, "lab", "secret", true));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord pub, store().CreateRepo(RepoType::kDataset, "alice", "open", false));
+  MH_ASSERT_OK(store().PutLfsObject(LfsObject{Hex64(1), 10, 0}));
+  MH_ASSERT_OK(store().PutLfsObject(LfsObject{Hex64(2), 10, 0}));
+  MH_ASSERT_OK(store().PutLfsObject(LfsObject{Hex64(3), 10, 0}));
+  MH_ASSERT_OK(store().LinkLfsObject(priv.id, Hex64(1)));
+  MH_ASSERT_OK(store().LinkLfsObject(pub.id, Hex64(2)));
+  auto readable = [&](int oid, std::optional<int64_t> viewer, bool admin = false) {
+    auto r = store().IsLfsObjectReadable(Hex64(oid), viewer, admin);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() && *r;
+  };
+  EXPECT_FALSE(readable(1, std::nullopt));
+  EXPECT_FALSE(readable(1, bob.id));
+  EXPECT_TRUE(readable(1, carol.id));  // any member of the org reads its private repos
+  EXPECT_TRUE(readable(1, alice.id));
+  EXPECT_TRUE(readable(1, root.id, true));
+  EXPECT_TRUE(readable(2, std::nullopt));  // public
+  EXPECT_TRUE(readable(2, bob.id));
+  EXPECT_FALSE(readable(3, alice.id));     // linked nowhere
+  EXPECT_FALSE(readable(3, root.id, true));
+  MH_ASSERT_OK(store().SetRepoPrivate(pub.id, true));
+  EXPECT_FALSE(readable(2, bob.id));
+  EXPECT_TRUE(readable(2, alice.id));
+  MH_ASSERT_OK(store().DeleteRepo(priv.id));
+  EXPECT_FALSE(readable(1, carol.id));
+}
+
 // ---- ListRepos ----
 
 TEST_P(MetadataStoreConformance, ListReposVisibility) {

@@ -874,6 +874,23 @@ Result<bool> PgMetadataStore::IsLfsObjectLinked(int64_t repo_id, const std::stri
   });
 }
 
+Result<bool> PgMetadataStore::IsLfsObjectReadable(const std::string& oid, std::optional<int64_t> viewer_user_id,
+                                                  bool viewer_is_admin) {
+  if (!IsLowerSha256Hex(oid)) return false;
+  std::string sql = "SELECT 1 FROM lfs_links l JOIN repos r ON r.id = l.repo_id WHERE l.oid = $1";
+  if (!viewer_is_admin) {
+    // NULL for anonymous: matches no owner or member.
+    sql += " AND (NOT r.is_private OR r.owner_id = $2 OR EXISTS "
+           "(SELECT 1 FROM memberships m WHERE m.org_id = r.owner_id AND m.user_id = $2))";
+  }
+  sql += " LIMIT 1";
+  return Read([&](PgConn& c) -> Result<bool> {
+    MH_ASSIGN_OR_RETURN(PgResult r, viewer_is_admin ? c.Exec(sql, PgParams::Of(oid))
+                                                    : c.Exec(sql, PgParams::Of(oid, viewer_user_id)));
+    return r.rows() != 0;
+  });
+}
+
 // ---- Upload sessions ----
 
 Status PgMetadataStore::PutUploadSession(const UploadSession& s) {

@@ -105,6 +105,8 @@ class PgMetadataStore final : public MetadataStore {
   Result<LfsObject> GetLfsObject(const std::string& oid) override;
   Status LinkLfsObject(int64_t repo_id, const std::string& oid) override;
   Result<bool> IsLfsObjectLinked(int64_t repo_id, const std::string& oid) override;
+  Result<bool> IsLfsObjectReadable(const std::string& oid, std::optional<int64_t> viewer_user_id,
+                                   bool viewer_is_admin) override;
 
   Status PutUploadSession(const UploadSession& s) override;
   Result<UploadSession> GetUploadSession(const std::string& id) override;

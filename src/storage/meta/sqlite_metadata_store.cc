@@ -731,6 +731,26 @@ Result<bool> SqliteMetadataStore::IsLfsObjectLinked(int64_t repo_id, const std::
   });
 }
 
+Result<bool> SqliteMetadataStore::IsLfsObjectReadable(const std::string& oid, std::optional<int64_t> viewer_user_id,
+                                                      bool viewer_is_admin) {
+  std::string sql = "SELECT 1 FROM lfs_links l JOIN repos r ON r.id = l.repo_id WHERE l.oid = ?1";
+  if (!viewer_is_admin) {
+    sql +=
+        " AND (r.is_private = 0 OR r.owner_id = ?2 OR EXISTS "
+        "(SELECT 1 FROM memberships m WHERE m.org_id = r.owner_id AND m.user_id = ?2))";
+  }
+  sql += " LIMIT 1";
+  return Read([&](SqliteConn& c) -> Result<bool> {
+    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare(sql));
+    if (viewer_is_admin) {
+      st.BindAll(oid);
+    } else {
+      st.BindAll(oid, viewer_user_id);
+    }
+    return st.Step();
+  });
+}
+
 // ---- Upload sessions ----
 
 Status SqliteMetadataStore::PutUploadSession(const UploadSession& s) {
