@@ -11,7 +11,8 @@
 // unique-key clashes, Unavailable (retryable) when the database is busy/unreachable.
 // Nothing is half-applied: each method is one transaction.
 // Names (accounts, repos) must be non-empty and contain no '/' (InvalidArgument);
-// they compare exactly (case-sensitive). The conformance suite pins the details.
+// they compare case-insensitively (ASCII), and lookups answer the stored spelling
+// (meta_rules.h FoldName). The conformance suite pins the details.
 #pragma once
 
 #include <cstdint>

@@ -194,6 +194,8 @@ TEST_F(PgMetadataStoreTest, Version4BackfillsXorbFilesFromTerms) {
   {
     // A version-3 database with files: terms are 44-byte records starting with the raw xorb hash.
     RawPg raw(url_);
+    MH_ASSERT_OK(raw.Run("ALTER TABLE accounts DROP COLUMN case_twin"));  // undo version 5 (and its indexes)
+    MH_ASSERT_OK(raw.Run("ALTER TABLE repos DROP COLUMN case_twin"));
     MH_ASSERT_OK(raw.Run("DROP TABLE xorb_files"));
     MH_ASSERT_OK(raw.Run("UPDATE modelhub_schema SET version = 3"));
     const std::string term_a = std::string(32, '\xaa') + std::string(12, '\0');
@@ -215,6 +217,28 @@ TEST_F(PgMetadataStoreTest, Version4BackfillsXorbFilesFromTerms) {
   MH_ASSERT_OK_AND_ASSIGN(
       files, store->FilesWithXorb("07060504030201000f0e0d0c0b0a09081716151413121110" "1f1e1d1c1b1a1918", 10));
   EXPECT_EQ(files, (std::vector<std::string>{std::string(64, '3')}));
+}
+
+TEST_F(PgMetadataStoreTest, Version5KeepsCaseTwins) {
+  { MH_ASSERT_OK(PgMetadataStore::Open(url_)); }
+  {
+    // A version-4 database (names were case-sensitive) holding case twins.
+    RawPg raw(url_);
+    MH_ASSERT_OK(raw.Run("ALTER TABLE accounts DROP COLUMN case_twin"));  // drops its index too
+    MH_ASSERT_OK(raw.Run("ALTER TABLE repos DROP COLUMN case_twin"));
+    MH_ASSERT_OK(raw.Run("UPDATE modelhub_schema SET version = 4"));
+    for (auto [name, kind] : {std::pair{"bob", "user"}, std::pair{"Bob", "user"}, std::pair{"BOB", "org"}}) {
+      MH_ASSERT_OK(raw.Run("INSERT INTO accounts (name, kind, created_ms) VALUES ($1, $2, 1)",
+                           PgParams::Of(std::string(name), std::string(kind))));
+    }
+    for (auto [type, name] : {std::pair{"model", "x"}, std::pair{"model", "X"}, std::pair{"dataset", "x"}}) {
+      MH_ASSERT_OK(raw.Run("INSERT INTO repos (type, owner_id, name, is_private, created_ms, last_modified_ms) "
+                           "VALUES ($1, (SELECT id FROM accounts WHERE name = 'bob'), $2, FALSE, 1, 1)",
+                           PgParams::Of(std::string(type), std::string(name))));
+    }
+  }
+  MH_ASSERT_OK_AND_ASSIGN(auto store, PgMetadataStore::Open(url_));
+  CheckCaseTwinsAfterMigration(*store);
 }
 
 // What PgParams sends comes back unchanged: array quoting, raw bytes, integer limits, NULL.
