@@ -23,7 +23,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config clang-14
   # libraries
   libboost-dev libgit2-dev libsqlite3-dev libssl-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  liblz4-dev zlib1g-dev libgtest-dev libgmock-dev libclang-rt-14-dev libpq-dev libcurl4-openssl-dev
+  liblz4-dev zlib1g-dev libgtest-dev libgmock-dev libclang-rt-14-dev libpq-dev libcurl4-openssl-dev libutf8proc-dev
   # test peers and tools (postgresql: the server scripts/pg-test-server.sh starts for the tests)
   git git-lfs python3-venv nginx-light wrk curl b3sum postgresql
 )
