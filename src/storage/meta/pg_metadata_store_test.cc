@@ -18,6 +18,8 @@
 #include "storage/meta/metadata_store_test.h"
 #include "storage/meta/pg_conn.h"
 #include "storage/meta/pg_test_server.h"
+#include "storage/meta/sqlite_db.h"
+#include "storage/meta/sqlite_metadata_store.h"
 
 namespace modelhub {
 namespace test {
@@ -238,6 +240,28 @@ TEST_F(PgMetadataStoreTest, Version5KeepsCaseTwins) {
     }
   }
   MH_ASSERT_OK_AND_ASSIGN(auto store, PgMetadataStore::Open(url_));
+  CheckCaseTwinsAfterMigration(*store);
+}
+
+// An embedded folder whose SQLite database still holds case twins (from before version 5) moves to
+// PostgreSQL with all of them: the SQLite migration marks them, the import copies the marks.
+TEST_F(PgMetadataStoreTest, ImportFromSqliteKeepsCaseTwins) {
+  ScratchDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string db = dir.path() + "/modelhub.db";
+  { MH_ASSERT_OK(SqliteMetadataStore::Open(db)); }
+  {
+    MH_ASSERT_OK_AND_ASSIGN(auto raw, SqliteConn::Open(db, 5000));
+    MH_ASSERT_OK(raw->Exec("DROP INDEX accounts_by_folded_name; DROP INDEX repos_by_folded_name; "
+                           "ALTER TABLE accounts DROP COLUMN case_twin; ALTER TABLE repos DROP COLUMN case_twin; "
+                           "PRAGMA user_version = 4; "
+                           "INSERT INTO accounts (name, kind, created_ms) VALUES ('bob', 'user', 1), "
+                           "('Bob', 'user', 1), ('BOB', 'org', 1);"
+                           "INSERT INTO repos (type, owner_id, name, is_private, created_ms, last_modified_ms) "
+                           "VALUES ('model', 1, 'x', 0, 1, 1), ('model', 1, 'X', 0, 1, 1), ('dataset', 1, 'x', 0, 1, 1);"));
+  }
+  MH_ASSERT_OK_AND_ASSIGN(auto store, PgMetadataStore::Open(url_));
+  MH_ASSERT_OK(store->ImportFromSqlite(db).status());
   CheckCaseTwinsAfterMigration(*store);
 }
 
