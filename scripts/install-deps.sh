@@ -34,7 +34,7 @@ esac
 SERVER_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libboost-dev libgit2-dev libsqlite3-dev libssl-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  liblz4-dev zlib1g-dev libpq-dev libcurl4-openssl-dev
+  liblz4-dev zlib1g-dev libpq-dev libcurl4-openssl-dev libutf8proc-dev
   git
 )
 # What the tests add: unit tests and fuzzing (GoogleTest, clang-14 + libFuzzer), the clients and peers

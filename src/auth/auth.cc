@@ -57,6 +57,8 @@ Result<std::optional<OrgRole>> Authenticator::RoleIn(const Viewer& v, const std:
     if (owner.status().IsNotFound()) return std::optional<OrgRole>();
     return owner.status();
   }
+  // Names are case-insensitive: "Alice" is alice's own namespace.
+  if (owner->id == v.user->id) return std::optional<OrgRole>(OrgRole::kAdmin);
   if (owner->kind != AccountKind::kOrg) return std::optional<OrgRole>();
   return meta_->GetMemberRole(owner->id, v.user->id);
 }

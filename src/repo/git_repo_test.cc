@@ -161,6 +161,62 @@ TEST_F(GitRepoTest, CreateAndOpenErrors) {
   EXPECT_EQ(root->oid, "4b825dc642cb6eb9a060e54bf8d69288fbee4904");
 }
 
+#define EXPECT_OK_RESULT(expr)                                 \
+  do {                                                         \
+    auto mh_r = (expr);                                        \
+    EXPECT_TRUE(mh_r.ok()) << #expr << ": " << mh_r.ToString(); \
+  } while (0)
+
+// Two spellings of one name (NFC "caf\u00e9" and NFD "cafe\u0301") may not end up in one folder.
+TEST_F(GitRepoTest, CommitRefusesNfcTwins) {
+  const std::string nfc = "caf\xc3\xa9.txt", nfd = "cafe\xcc\x81.txt";
+  auto repo = CreateRepo({{"dir/" + nfc, "one"}});
+  ASSERT_TRUE(repo);
+  std::string head = *repo->ResolveRevision("main");
+  for (const std::vector<FileOp>& ops : std::vector<std::vector<FileOp>>{
+           {Upsert("dir/" + nfd, "two")},                            // beside an existing file
+           {Upsert(nfc, "a"), Upsert(nfd, "b")},                     // both in one commit
+           {Upsert(nfc + "/x", "a"), Upsert(nfd, "b")},              // a folder and a file
+           {Upsert("d\xc3\xa9j\xc3\xa0/x", "a"), Upsert("de\xcc\x81ja\xcc\x80/y", "b")},  // two folders
+       }) {
+    auto c = repo->Commit("main", std::nullopt, ops, kAlice, "twins");
+    EXPECT_EQ(c.status().code(), Code::kInvalidArgument) << c.status().ToString();
+    EXPECT_NE(c.status().message().find("NFC"), std::string::npos) << c.status().ToString();
+  }
+  EXPECT_EQ(*repo->ResolveRevision("main"), head);  // nothing moved
+  // Replacing the file under its own spelling, renaming it to the other one, and other names are fine.
+  EXPECT_OK_RESULT(repo->Commit("main", std::nullopt, {Upsert("dir/" + nfc, "new")}, kAlice, "edit").status());
+  EXPECT_OK_RESULT(
+      repo->Commit("main", std::nullopt, {Delete("dir/" + nfc), Upsert("dir/" + nfd, "moved")}, kAlice, "mv").status());
+  EXPECT_OK_RESULT(repo->Commit("main", std::nullopt, {Upsert("dir/cafe.txt", "ascii")}, kAlice, "other").status());
+  // Added then deleted again in the same commit: never in the tree.
+  EXPECT_OK_RESULT(repo->Commit("main", std::nullopt, {Upsert("dir/" + nfc, "x"), Delete("dir/" + nfc)}, kAlice, "noop")
+                   .status());
+}
+
+TEST_F(GitRepoTest, CommitRefusesGitmodulesInjection) {
+  auto repo = CreateRepo({{"a.txt", "a"}});
+  ASSERT_TRUE(repo);
+  const std::string bad = "[submodule \"x\"]\n\tpath = x\n\turl = --upload-pack=touch /tmp/pwned\n";
+  for (const char* path : {".gitmodules", "sub/.gitmodules", ".GITMODULES"}) {
+    auto c = repo->Commit("main", std::nullopt, {Upsert(path, bad)}, kAlice, "inject");
+    EXPECT_EQ(c.status().code(), Code::kInvalidArgument) << path << ": " << c.status().ToString();
+  }
+  // Also when the content arrives as a blob written beforehand (how the HTTP commit sends files).
+  auto written = repo->WriteBlob(bad);
+  ASSERT_TRUE(written.ok());
+  const std::string blob = *written;
+  auto c = repo->Commit("main", std::nullopt, {FileOp{FileOp::Kind::kUpsert, ".gitmodules", "", blob}}, kAlice, "x");
+  EXPECT_EQ(c.status().code(), Code::kInvalidArgument) << c.status().ToString();
+  EXPECT_NE(c.status().message().find("url"), std::string::npos) << c.status().ToString();
+  // The same bytes elsewhere are just a file; a sane .gitmodules is accepted.
+  EXPECT_OK_RESULT(repo->Commit("main", std::nullopt, {Upsert("notes/gitmodules.txt", bad)}, kAlice, "ok").status());
+  EXPECT_OK_RESULT(repo->Commit("main", std::nullopt,
+                            {Upsert(".gitmodules", "[submodule \"lib\"]\n\tpath = lib\n\turl = ../lib.git\n")},
+                            kAlice, "ok")
+                   .status());
+}
+
 TEST_F(GitRepoTest, CommitOperations) {
   auto repo = CreateRepo({{"keep.txt", "k"}, {"old.txt", "o"}, {"dir/x.bin", "x"}, {"dir/sub/y.bin", "y"}});
   ASSERT_TRUE(repo);

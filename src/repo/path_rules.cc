@@ -1,6 +1,12 @@
 #include "repo/path_rules.h"
 
+#include <utf8proc.h>
+
+#include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <memory>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -73,6 +79,72 @@ Status ValidateFilePath(std::string_view path) {
     if (seg.empty()) return bad("empty path segment");
     if (seg == "." || seg == "..") return bad("'.' and '..' segments are not allowed");
     if (ToLower(seg) == ".git") return bad("'.git' segments are not allowed");
+  }
+  return Status::Ok();
+}
+
+// ---- Unicode twins ----
+
+namespace {
+
+bool IsAscii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+struct FreeDeleter {
+  void operator()(utf8proc_uint8_t* p) const { std::free(p); }
+};
+
+// "caf\u00e9.txt": shows which of two look-alike names is which.
+std::string EscapeNonAscii(std::string_view name) {
+  std::string out;
+  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(name.data());
+  utf8proc_ssize_t left = utf8proc_ssize_t(name.size());
+  while (left > 0) {
+    utf8proc_int32_t cp = 0;
+    utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
+    if (n <= 0) return std::string(name);  // not UTF-8: shown as it is
+    if (cp < 0x80) {
+      out += char(cp);
+    } else {
+      out += cp > 0xFFFF ? fmt::format("\\U{:08x}", cp) : fmt::format("\\u{:04x}", cp);
+    }
+    p += n;
+    left -= n;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string NfcName(std::string_view name) {
+  if (IsAscii(name)) return std::string(name);
+  utf8proc_uint8_t* raw = nullptr;
+  utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(name.data()),
+                                    utf8proc_ssize_t(name.size()), &raw, utf8proc_option_t(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  std::unique_ptr<utf8proc_uint8_t, FreeDeleter> out(raw);
+  if (n < 0 || !out) return std::string(name);
+  return std::string(reinterpret_cast<const char*>(out.get()), size_t(n));
+}
+
+Status CheckNfcTwins(std::string_view dir, const std::vector<std::string>& entries,
+                     const std::vector<std::string>& added) {
+  if (added.empty()) return Status::Ok();
+  auto twin = [&](const std::string& a, const std::string& b) {
+    std::string shown_a = fmt::format("{}{}", dir, a), shown_b = fmt::format("{}{}", dir, b);
+    return Status::InvalidArgument(fmt::format(
+        "Invalid path '{}': it is the same file name as '{}' after Unicode NFC normalization ('{}' and '{}'); "
+        "a folder cannot hold both",
+        shown_a, shown_b, EscapeNonAscii(shown_a), EscapeNonAscii(shown_b)));
+  };
+  std::unordered_map<std::string, const std::string*> added_by_nfc;
+  for (const std::string& a : added) {
+    auto [it, inserted] = added_by_nfc.emplace(NfcName(a), &a);
+    if (!inserted && *it->second != a) return twin(a, *it->second);
+  }
+  for (const std::string& e : entries) {
+    auto it = added_by_nfc.find(NfcName(e));
+    if (it != added_by_nfc.end() && *it->second != e) return twin(*it->second, e);
   }
   return Status::Ok();
 }

@@ -22,6 +22,21 @@ Status ValidateRepoNamePart(std::string_view part, std::string_view what);
 // most kMaxPathBytes bytes, valid UTF-8.
 Status ValidateFilePath(std::string_view path);
 
+// ---- Unicode twins ----
+// The NFC form of a UTF-8 name (canonical composition: "e" + U+0301 becomes U+00E9, U+212A
+// KELVIN SIGN becomes "K"); the name itself if it is ASCII or not valid UTF-8 (ValidateFilePath
+// refuses those).
+std::string NfcName(std::string_view name);
+// One directory may not hold two names that are the same string after NFC normalization: git
+// stores both, but a checkout on macOS and the Hub's tree show one file where there are two.
+// `entries`: the directory's names after a change (added ones included); `added`: the names the
+// change brings into it. InvalidArgument, naming both spellings, if an added name has an NFC
+// twin among the entries; twins already present before the change are left alone. `dir` is the
+// directory's path for the message ("" for the root, else ending in '/'). Every write path (the
+// HTTP commit through repo/tree_editor, git push through the pre-receive hook) applies it.
+Status CheckNfcTwins(std::string_view dir, const std::vector<std::string>& entries,
+                     const std::vector<std::string>& added);
+
 // git-lfs pointer files are ~130 bytes; git-lfs reads nothing larger as a pointer. A blob is
 // read as a pointer only if it is at most this size and ParseLfsPointer accepts it: every
 // reader and every writer (commit, push) uses this same test.

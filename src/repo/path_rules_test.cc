@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <string>
 
 namespace modelhub {
 
@@ -23,6 +24,31 @@ TEST(PathRules, FilePaths) {
                           std::string("a//b"), std::string("a/"), std::string("a\0b", 3), std::string(1025, 'a'),
                           std::string("bad\xff utf8"), std::string("./a")})
     EXPECT_FALSE(ValidateFilePath(bad).ok()) << bad;
+}
+
+TEST(PathRules, NfcNames) {
+  EXPECT_EQ(NfcName("plain.txt"), "plain.txt");
+  EXPECT_EQ(NfcName("cafe\xcc\x81.txt"), "caf\xc3\xa9.txt");      // e + U+0301 -> U+00E9
+  EXPECT_EQ(NfcName("caf\xc3\xa9.txt"), "caf\xc3\xa9.txt");       // already NFC
+  EXPECT_EQ(NfcName("\xe2\x84\xaa.txt"), "K.txt");                 // U+212A KELVIN SIGN
+  EXPECT_EQ(NfcName("bad\xff"), "bad\xff");                         // not UTF-8: unchanged
+}
+
+TEST(PathRules, NfcTwinsInOneFolder) {
+  const std::string nfc = "caf\xc3\xa9.txt", nfd = "cafe\xcc\x81.txt";
+  // Adding the second spelling next to the first is refused, either way round, also both at once.
+  Status s = CheckNfcTwins("dir/", {nfc, nfd, "other"}, {nfd});
+  ASSERT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("dir/cafe\\u0301.txt"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("dir/caf\\u00e9.txt"), std::string::npos) << s.message();
+  EXPECT_EQ(CheckNfcTwins("", {nfc, nfd}, {nfc}).code(), Code::kInvalidArgument);
+  EXPECT_EQ(CheckNfcTwins("", {nfc, nfd}, {nfc, nfd}).code(), Code::kInvalidArgument);
+  EXPECT_EQ(CheckNfcTwins("", {"K.txt", "\xe2\x84\xaa.txt"}, {"K.txt"}).code(), Code::kInvalidArgument);
+  // Replacing a file under its own name, distinct names, and old twins the change does not touch pass.
+  EXPECT_TRUE(CheckNfcTwins("", {nfc, "a"}, {nfc}).ok());
+  EXPECT_TRUE(CheckNfcTwins("", {nfc, "cafe.txt", "Caf\xc3\xa9.txt"}, {"cafe.txt", "Caf\xc3\xa9.txt"}).ok());
+  EXPECT_TRUE(CheckNfcTwins("", {nfc, nfd, "new"}, {"new"}).ok());
+  EXPECT_TRUE(CheckNfcTwins("", {nfc, nfd}, {}).ok());
 }
 
 TEST(PathRules, LfsPointerRoundTrip) {

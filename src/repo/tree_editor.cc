@@ -4,6 +4,8 @@
 #include <vector>
 
 #include "common/strings.h"
+#include "repo/gitmodules.h"
+#include "repo/path_rules.h"
 
 namespace modelhub::git {
 
@@ -11,6 +13,7 @@ struct TreeEditor::Dir {
   TreePtr original;  // null for a directory this editor created
   std::map<std::string, Node> children;
   bool dirty = false;  // children differ (or may differ) from original
+  std::vector<std::string> added;  // names this editor brought in (checked for NFC twins on Write)
 };
 
 namespace {
@@ -90,6 +93,7 @@ Status TreeEditor::Upsert(const std::string& path, const std::string& content, c
       node.is_dir = true;
       node.dir = std::make_unique<Dir>();
       it = dir->children.emplace(parts[i], std::move(node)).first;
+      dir->added.push_back(parts[i]);
     } else if (!it->second.is_dir) {
       return Status::InvalidArgument("Cannot create '" + path + "': '" + walked + "' is a file, not a folder");
     } else {
@@ -112,6 +116,21 @@ Status TreeEditor::Upsert(const std::string& path, const std::string& content, c
     int rc = git_blob_create_from_buffer(&blob, repo_, content.data(), content.size());
     if (rc < 0) return FromGit(rc, "write blob " + path);
   }
+  // git reads submodule URLs from it: the same rules as git's fsck on push (repo/gitmodules.h).
+  if (IsGitmodulesPath(path)) {
+    if (!blob_oid.empty()) {
+      git_blob* raw = nullptr;
+      int rc = git_blob_lookup(&raw, repo_, &blob);
+      if (rc < 0) return FromGit(rc, "read blob " + path);
+      BlobPtr b(raw);
+      MH_RETURN_IF_ERROR(CheckGitmodules(
+          std::string_view(static_cast<const char*>(git_blob_rawcontent(b.get())), size_t(git_blob_rawsize(b.get()))),
+          path));
+    } else {
+      MH_RETURN_IF_ERROR(CheckGitmodules(content, path));
+    }
+  }
+  if (it == dir->children.end()) dir->added.push_back(name);
   Node node;
   node.oid = blob;
   // Keep the executable bit of a file pushed with it; everything else is a plain file.
@@ -153,6 +172,17 @@ Status TreeEditor::Delete(const std::string& path, bool folder) {
 
 Result<std::optional<git_oid>> TreeEditor::WriteDir(Dir& dir, const std::string& path, bool is_root) {
   if (!dir.dirty && dir.original) return std::optional<git_oid>(*git_tree_id(dir.original.get()));
+
+  if (!dir.added.empty()) {
+    // Names added and deleted again by later operations are gone: only the final listing counts.
+    std::vector<std::string> entries, added;
+    entries.reserve(dir.children.size());
+    for (const auto& [name, node] : dir.children) entries.push_back(name);
+    for (const std::string& name : dir.added) {
+      if (dir.children.count(name) != 0) added.push_back(name);
+    }
+    MH_RETURN_IF_ERROR(CheckNfcTwins(path, entries, added));
+  }
 
   // Start from the original tree so untouched entries are copied as they are
   // (the builder validates names only on insert, i.e. only for edited entries).

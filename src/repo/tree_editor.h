@@ -8,7 +8,10 @@
 //
 // Failure: Apply reports
 //   InvalidArgument - malformed path (empty, ".", "..", ".git" component), an
-//                     upsert onto a directory, or a file where a directory is needed;
+//                     upsert onto a directory, or a file where a directory is needed,
+//                     a .gitmodules git's fsck would refuse (repo/gitmodules.h);
+// Write reports InvalidArgument if a name the ops added to a directory has a Unicode
+// NFC twin there (repo/path_rules.h CheckNfcTwins).
 //   NotFound("EntryNotFound") - "A file with this name doesn't exist" (kDelete)
 //                     or "A folder with this name doesn't exist" (kDeleteFolder).
 // After a failed Apply the editor's state is unspecified: discard it.

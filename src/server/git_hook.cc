@@ -12,8 +12,10 @@
 //  - branch tips and tags point (after peeling) at commits;
 //  - in every commit the push adds (walked from the new tips, hiding everything
 //    the repository's refs already reach): files larger than
-//    MODELHUB_GIT_MAX_FILE_BYTES must be git-lfs pointers, and paths must pass
-//    the HTTP API's path rules;
+//    MODELHUB_GIT_MAX_FILE_BYTES must be git-lfs pointers, paths must pass
+//    the HTTP API's path rules, a name added to a folder may not have a Unicode
+//    NFC twin there, and a .gitmodules must pass the HTTP API's check
+//    (repo/path_rules.h, repo/gitmodules.h);
 //  - every git-lfs pointer those commits add names an object this repository
 //    uploaded (through the LFS batch API, as git-lfs does before the push) with
 //    the pointer's size: the same rule as the HTTP API's commit endpoint, so no
@@ -41,6 +43,7 @@
 
 #include "common/strings.h"
 #include "repo/git_repo.h"
+#include "repo/gitmodules.h"
 #include "repo/path_rules.h"
 #include "storage/meta/metadata_store.h"
 #include "storage/meta/object_ownership.h"
@@ -298,6 +301,7 @@ class PreReceive {
     }
     DiffPtr diff(d);
     std::string short_id = Hex(id).substr(0, 12);
+    std::set<std::string> dirs_with_additions;  // "" (root), "a/", "a/b/"
     for (size_t i = 0, n = git_diff_num_deltas(diff.get()); i < n; ++i) {
       const git_diff_delta* delta = git_diff_get_delta(diff.get(), i);
       if (delta->status != GIT_DELTA_ADDED && delta->status != GIT_DELTA_MODIFIED &&
@@ -305,11 +309,32 @@ class PreReceive {
         continue;
       }
       const git_diff_file& f = delta->new_file;
-      if (f.mode == GIT_FILEMODE_COMMIT) continue;  // submodule link: no blob here
       std::string path = f.path != nullptr ? f.path : "";
+      if (delta->status == GIT_DELTA_ADDED) {
+        for (size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+          dirs_with_additions.insert(path.substr(0, slash + 1));
+        }
+        dirs_with_additions.insert("");
+      }
+      if (f.mode == GIT_FILEMODE_COMMIT) continue;  // submodule link: no blob here
       if (checked_paths_.insert(path).second) {
         Status ps = ValidateFilePath(path);
         if (!ps.ok()) errors_.push_back(fmt::format("{} (commit {}): {}", path, short_id, ps.message()));
+      }
+      // git's fsck (receive.fsckObjects) checks .gitmodules too; the shared check keeps the API and
+      // the push on one rule whatever git version runs (repo/gitmodules.h).
+      if (IsGitmodulesPath(path) && f.mode != GIT_FILEMODE_LINK &&
+          checked_gitmodules_.insert(Hex(f.id)).second) {
+        git_odb_object* raw_blob = nullptr;
+        if (git_odb_read(&raw_blob, odb_.get(), &f.id) != 0) {
+          internal_ = GitError("blob " + Hex(f.id));
+          return;
+        }
+        OdbObjectPtr blob(raw_blob);
+        Status gs = CheckGitmodules(
+            std::string_view(static_cast<const char*>(git_odb_object_data(blob.get())), git_odb_object_size(blob.get())),
+            path);
+        if (!gs.ok()) errors_.push_back(fmt::format("{} (commit {}): {}", path, short_id, gs.message()));
       }
       if (!checked_blobs_.insert(Hex(f.id)).second) continue;
       size_t len = 0;
@@ -335,6 +360,51 @@ class PreReceive {
         large_no_ext_.insert(path);
       }
     }
+    for (const std::string& dir : dirs_with_additions) {
+      CheckNfcTwinsIn(tree.get(), parent_tree.get(), dir, short_id);
+      if (!internal_.empty()) return;
+    }
+  }
+
+  // The subtree at dir ("" or "a/b/") of root; null if there is none (or it is not a folder).
+  TreePtr Subtree(const git_tree* root, const std::string& dir) {
+    if (root == nullptr) return nullptr;
+    git_tree* out = nullptr;
+    if (dir.empty()) {
+      if (git_tree_dup(&out, const_cast<git_tree*>(root)) != 0) return nullptr;
+      return TreePtr(out);
+    }
+    git_tree_entry* raw = nullptr;
+    if (git_tree_entry_bypath(&raw, root, dir.substr(0, dir.size() - 1).c_str()) != 0) return nullptr;
+    std::unique_ptr<git_tree_entry, void (*)(git_tree_entry*)> entry(raw, git_tree_entry_free);
+    if (git_tree_entry_type(entry.get()) != GIT_OBJECT_TREE) return nullptr;
+    if (git_tree_lookup(&out, repo_.get(), git_tree_entry_id(entry.get())) != 0) return nullptr;
+    return TreePtr(out);
+  }
+
+  // The names this commit added to folder dir (absent from the first parent's) may not have an
+  // NFC twin there: the HTTP API's rule (repo/path_rules.h CheckNfcTwins).
+  void CheckNfcTwinsIn(const git_tree* tree, const git_tree* parent_tree, const std::string& dir,
+                       const std::string& short_id) {
+    TreePtr now = Subtree(tree, dir);
+    if (!now) return;
+    TreePtr before = Subtree(parent_tree, dir);
+    std::string key = Hex(*git_tree_id(now.get())) + (before ? Hex(*git_tree_id(before.get())) : "");
+    if (!checked_dirs_.insert(key).second) return;
+    std::unordered_set<std::string> old_names;
+    if (before) {
+      for (size_t i = 0, n = git_tree_entrycount(before.get()); i < n; ++i) {
+        old_names.insert(git_tree_entry_name(git_tree_entry_byindex(before.get(), i)));
+      }
+    }
+    std::vector<std::string> entries, added;
+    for (size_t i = 0, n = git_tree_entrycount(now.get()); i < n; ++i) {
+      std::string name = git_tree_entry_name(git_tree_entry_byindex(now.get(), i));
+      if (old_names.count(name) == 0) added.push_back(name);
+      entries.push_back(std::move(name));
+    }
+    Status s = CheckNfcTwins(dir, entries, added);
+    if (!s.ok()) errors_.push_back(fmt::format("commit {}: {}", short_id, s.message()));
   }
 
   std::optional<LfsPointer> ReadLfsPointer(const git_oid& id) {
@@ -399,6 +469,8 @@ class PreReceive {
   std::string internal_;
   std::unordered_set<std::string> checked_blobs_;
   std::unordered_set<std::string> checked_paths_;
+  std::unordered_set<std::string> checked_gitmodules_;  // blob ids
+  std::unordered_set<std::string> checked_dirs_;        // (tree, parent's tree) ids
   std::set<std::string> large_;
   std::set<std::string> large_exts_;
   std::set<std::string> large_no_ext_;

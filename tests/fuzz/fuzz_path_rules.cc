@@ -1,5 +1,5 @@
-// fuzz_path_rules: repo/path_rules.h — file path and repo name validation, LFS
-// pointer parsing, and the .gitattributes / .gitignore glob matcher. Paths and
+// fuzz_path_rules: repo/path_rules.h — file path and repo name validation, NFC
+// twins, LFS pointer parsing, and the .gitattributes / .gitignore glob matcher. Paths and
 // names come from every write route; pointers from repository blobs; pattern
 // text from committed .gitattributes/.gitignore files and from the
 // "gitAttributes"/"gitIgnore" fields of a preupload body.
@@ -11,7 +11,9 @@
 // Checks: accepted paths/names really follow the documented rules; a parsed
 // LFS pointer round-trips through FormatLfsPointer; a path without glob
 // characters matches itself as a pattern; the .gitattributes line written for
-// an LFS file no rule covers (LfsAttributeLine) does cover it. The matcher must
+// an LFS file no rule covers (LfsAttributeLine) does cover it; NfcName is
+// idempotent and CheckNfcTwins flags a valid path beside its NFC form exactly
+// when the two differ. The matcher must
 // also stay fast: libFuzzer's -timeout flags exponential backtracking.
 #include <cstddef>
 #include <cstdint>
@@ -92,6 +94,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t len) {
   (void)IsIgnored(text, path);
 
   if (ValidateFilePath(path).ok()) {
+    // NFC is idempotent, and a name is an NFC twin of its NFC form exactly when they differ.
+    std::string nfc = NfcName(path);
+    FUZZ_CHECK(NfcName(nfc) == nfc, "NfcName not idempotent on {}: {}", fuzz::Quote(path), fuzz::Quote(nfc));
+    std::string name(path);
+    Status twins = CheckNfcTwins("", {name, nfc}, {name});
+    FUZZ_CHECK(twins.ok() == (nfc == name), "CheckNfcTwins({}, NFC {}): {}", fuzz::Quote(path), fuzz::Quote(nfc),
+               twins.ToString());
     if (path.find_first_of("*?[\\") == std::string_view::npos) {
       FUZZ_CHECK(GitPatternMatch(path, path), "path {} does not match itself as a pattern", fuzz::Quote(path));
     }

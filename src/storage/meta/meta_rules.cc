@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/strings.h"
+
 namespace modelhub {
 
 // ---- Enumerations as stored text ----
@@ -26,6 +28,22 @@ Result<RepoType> ParseRepoType(const std::string& s) {
     if (s == RepoTypeName(t)) return t;
   }
   return Status::Corruption("repos.type has unknown value '" + s + "'");
+}
+
+// ---- Names ----
+
+std::string FoldName(const std::string& name) { return ToLower(name); }
+
+std::string NameTakenMessage(const std::string& name, const std::string& existing) {
+  if (existing == name) return "the name '" + name + "' is already taken";
+  return "the name '" + name + "' is already taken (as '" + existing + "'; names are case-insensitive)";
+}
+
+std::string RepoTakenMessage(RepoType type, const std::string& ns, const std::string& name,
+                             const std::string& existing) {
+  std::string msg = std::string(RepoTypeName(type)) + " repository '" + ns + "/" + name + "' already exists";
+  if (existing != name) msg += " (as '" + ns + "/" + existing + "'; names are case-insensitive)";
+  return msg;
 }
 
 // ---- Input checks (arguments may come straight from requests) ----

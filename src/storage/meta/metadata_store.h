@@ -11,7 +11,8 @@
 // unique-key clashes, Unavailable (retryable) when the database is busy/unreachable.
 // Nothing is half-applied: each method is one transaction.
 // Names (accounts, repos) must be non-empty and contain no '/' (InvalidArgument);
-// they compare exactly (case-sensitive). The conformance suite pins the details.
+// they compare case-insensitively (ASCII), and lookups answer the stored spelling
+// (meta_rules.h FoldName). The conformance suite pins the details.
 #pragma once
 
 #include <cstdint>
@@ -77,7 +78,7 @@ enum class RepoSort { kId, kCreatedAt, kLastModified };
 struct RepoQuery {
   RepoType type = RepoType::kModel;
   std::string search;  // case-insensitive substring of "ns/name"; empty = all
-  std::string author;  // exact ns; empty = all
+  std::string author;  // ns (any letter case, resolved as GetAccount does); empty = all
   RepoSort sort = RepoSort::kId;
   bool descending = false;
   // Visibility: private repos are returned only if viewer may read them:
@@ -133,7 +134,8 @@ class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
 
-  // Accounts. CreateUser/CreateOrg: Conflict if the name is taken by a user or org.
+  // Accounts. CreateUser/CreateOrg: Conflict if the name is taken by a user or org, in any
+  // letter case. Lookups by name (here and wherever a method takes a name) accept any casing.
   virtual Result<Account> CreateUser(const std::string& name, bool is_admin) = 0;
   // The owner becomes an admin member; NotFound if owner_user is not an existing user.
   virtual Result<Account> CreateOrg(const std::string& name, const std::string& owner_user) = 0;
@@ -161,7 +163,8 @@ class MetadataStore {
   virtual Status RevokeToken(int64_t user_id, const std::string& display_name) = 0;
   virtual Result<std::vector<Token>> ListTokens(int64_t user_id) = 0;  // revoked ones too, by id
 
-  // Repositories. (type, ns, name) is unique; Conflict on clash. NotFound if ns is not an
+  // Repositories. (type, ns, name) is unique case-insensitively; Conflict on clash. GetRepo
+  // accepts any casing of ns and name and answers the stored spelling. NotFound if ns is not an
   // account or the id is unknown. Repo ids are never reused. DeleteRepo also drops the
   // repo's LFS links and upload sessions. ListRepos: InvalidArgument for negative
   // offset/limit; ties in the sort key are ordered by id in the same direction.

@@ -48,6 +48,50 @@ void ExpectSameRepo(const RepoRecord& a, const RepoRecord& b) {
   EXPECT_EQ(a.last_modified_ms, b.last_modified_ms);
 }
 
+}  // namespace
+
+void CheckCaseTwinsAfterMigration(MetadataStore& store) {
+  // Nothing is lost: every twin stays reachable by its exact spelling.
+  MH_ASSERT_OK_AND_ASSIGN(Account bob, store.GetAccount("bob"));
+  MH_ASSERT_OK_AND_ASSIGN(Account bob2, store.GetAccount("Bob"));
+  MH_ASSERT_OK_AND_ASSIGN(Account bob3, store.GetAccount("BOB"));
+  EXPECT_EQ(bob.name, "bob");
+  EXPECT_EQ(bob2.name, "Bob");
+  EXPECT_EQ(bob3.name, "BOB");
+  EXPECT_EQ(bob3.kind, AccountKind::kOrg);
+  EXPECT_LT(bob.id, bob2.id);
+  EXPECT_LT(bob2.id, bob3.id);
+  // Another spelling finds the oldest.
+  MH_ASSERT_OK_AND_ASSIGN(Account other, store.GetAccount("bOB"));
+  EXPECT_EQ(other.id, bob.id);
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord x, store.GetRepo(RepoType::kModel, "bob", "x"));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord big_x, store.GetRepo(RepoType::kModel, "bob", "X"));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord data, store.GetRepo(RepoType::kDataset, "BoB", "X"));
+  EXPECT_EQ(x.name, "x");
+  EXPECT_EQ(big_x.name, "X");
+  EXPECT_NE(x.id, big_x.id);
+  EXPECT_EQ(data.FullId(), "bob/x");
+  MH_ASSERT_OK_AND_ASSIGN(auto all, store.ListAllRepos());
+  EXPECT_EQ(all.size(), 3u);
+  // The namespace resolves first (exactly "Bob"), then the name within it: Bob has no repos.
+  MH_EXPECT_CODE(store.GetRepo(RepoType::kModel, "Bob", "x"), kNotFound);
+
+  // No new twin, in any casing, also after the oldest of a group is gone.
+  MH_EXPECT_CODE(store.CreateUser("boB", false), kConflict);
+  MH_EXPECT_CODE(store.CreateOrg("BOb", "bob"), kConflict);
+  MH_EXPECT_CODE(store.CreateRepo(RepoType::kModel, "bob", "x", false), kConflict);
+  MH_ASSERT_OK(store.DeleteRepo(x.id));
+  MH_EXPECT_CODE(store.CreateRepo(RepoType::kModel, "bob", "x", false), kConflict);
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord found, store.GetRepo(RepoType::kModel, "bob", "x"));
+  EXPECT_EQ(found.id, big_x.id);
+  // Renamed, a twin frees its old name and owns its new one.
+  MH_ASSERT_OK(store.MoveRepo(big_x.id, "bob", "y"));
+  MH_ASSERT_OK(store.CreateRepo(RepoType::kModel, "bob", "X", false));
+  MH_EXPECT_CODE(store.CreateRepo(RepoType::kModel, "bob", "Y", false), kConflict);
+}
+
+namespace {
+
 TEST(MetadataStoreEnums, NamesAndParse) {
   EXPECT_STREQ(TokenRoleName(TokenRole::kRead), "read");
   EXPECT_STREQ(TokenRoleName(TokenRole::kWrite), "write");
@@ -93,7 +137,9 @@ TEST_P(MetadataStoreConformance, CreateAndGetUser) {
   EXPECT_TRUE(root2.is_admin);
 
   MH_EXPECT_CODE(store().GetAccount("bob"), kNotFound);
-  MH_EXPECT_CODE(store().GetAccount("ALICE"), kNotFound);  // names compare exactly
+  MH_ASSERT_OK_AND_ASSIGN(Account folded, store().GetAccount("ALICE"));  // names compare case-insensitively
+  EXPECT_EQ(folded.id, alice.id);
+  EXPECT_EQ(folded.name, "alice");  // the stored spelling
   MH_EXPECT_CODE(store().GetAccountById(alice.id + root.id + 1000), kNotFound);
 }
 
@@ -111,6 +157,78 @@ TEST_P(MetadataStoreConformance, UsersAndOrgsShareOneNamespace) {
   MH_ASSERT_OK_AND_ASSIGN(Account got, store().GetAccount("acme"));
   EXPECT_EQ(got.id, acme.id);
   EXPECT_EQ(got.kind, AccountKind::kOrg);
+}
+
+// As on the Hub: one account or repository per name in any letter case, found by any casing,
+// answered with the spelling it was created with.
+TEST_P(MetadataStoreConformance, AccountNamesAreCaseInsensitive) {
+  MH_ASSERT_OK_AND_ASSIGN(Account bob, store().CreateUser("bob", false));
+  for (const char* twin : {"Bob", "BOB", "bOb"}) {
+    MH_EXPECT_CODE(store().CreateUser(twin, false), kConflict);
+    MH_EXPECT_CODE(store().CreateOrg(twin, "bob"), kConflict);
+  }
+  MH_ASSERT_OK_AND_ASSIGN(Account acme, store().CreateOrg("AcMe", "BOB"));  // the owner found by any casing
+  MH_EXPECT_CODE(store().CreateUser("acme", false), kConflict);
+  MH_EXPECT_CODE(store().CreateOrg("ACME", "bob"), kConflict);
+  MH_ASSERT_OK_AND_ASSIGN(Account got, store().GetAccount("acme"));
+  EXPECT_EQ(got.id, acme.id);
+  EXPECT_EQ(got.name, "AcMe");
+  MH_ASSERT_OK_AND_ASSIGN(got, store().GetAccount("BoB"));
+  EXPECT_EQ(got.id, bob.id);
+  EXPECT_EQ(got.name, "bob");
+  MH_ASSERT_OK_AND_ASSIGN(auto role, store().GetMemberRole(acme.id, bob.id));
+  EXPECT_EQ(role, std::optional<OrgRole>(OrgRole::kAdmin));
+
+  MH_ASSERT_OK_AND_ASSIGN(Account carol, store().CreateUser("Carol", false));
+  MH_ASSERT_OK(store().AddMember("ACME", "carol", OrgRole::kWrite));
+  MH_ASSERT_OK_AND_ASSIGN(auto ms, store().ListMembershipsOfUser(carol.id));
+  ASSERT_EQ(ms.size(), 1u);
+  EXPECT_EQ(ms[0].org, "AcMe");
+  EXPECT_EQ(ms[0].user, "Carol");
+  MH_ASSERT_OK(store().RemoveMember("acme", "CAROL"));
+  MH_EXPECT_CODE(store().GetAccount("bobb"), kNotFound);
+  MH_EXPECT_CODE(store().GetAccount("bo"), kNotFound);
+}
+
+TEST_P(MetadataStoreConformance, RepoNamesAreCaseInsensitive) {
+  MH_ASSERT_OK(store().CreateUser("alice", false));
+  MH_ASSERT_OK(store().CreateUser("bob", false));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord r, store().CreateRepo(RepoType::kModel, "ALICE", "Repo-Name", true));
+  EXPECT_EQ(r.ns, "alice");  // the owner's stored spelling
+  EXPECT_EQ(r.name, "Repo-Name");
+  for (const char* twin : {"repo-name", "REPO-NAME", "Repo-Name"}) {
+    MH_EXPECT_CODE(store().CreateRepo(RepoType::kModel, "alice", twin, false), kConflict);
+    MH_EXPECT_CODE(store().CreateRepo(RepoType::kModel, "Alice", twin, false), kConflict);
+  }
+  // Other types and other owners are other namespaces.
+  MH_ASSERT_OK(store().CreateRepo(RepoType::kDataset, "alice", "repo-name", false));
+  MH_ASSERT_OK(store().CreateRepo(RepoType::kModel, "bob", "REPO-NAME", false));
+
+  for (auto [ns, name] : {std::pair{"alice", "Repo-Name"}, std::pair{"Alice", "repo-name"},
+                          std::pair{"ALICE", "REPO-NAME"}}) {
+    MH_ASSERT_OK_AND_ASSIGN(RepoRecord got, store().GetRepo(RepoType::kModel, ns, name));
+    ExpectSameRepo(got, r);
+  }
+  MH_EXPECT_CODE(store().GetRepo(RepoType::kModel, "alice", "repo-nam"), kNotFound);
+  MH_EXPECT_CODE(store().GetRepo(RepoType::kModel, "alic", "repo-name"), kNotFound);
+
+  // Renaming: a repository may change its own casing, never take another's name in any casing.
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord other, store().CreateRepo(RepoType::kModel, "alice", "other", false));
+  MH_EXPECT_CODE(store().MoveRepo(other.id, "alice", "REPO-name"), kConflict);
+  MH_EXPECT_CODE(store().MoveRepo(other.id, "BOB", "repo-name"), kConflict);
+  MH_ASSERT_OK(store().MoveRepo(r.id, "alice", "repo-NAME"));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord moved, store().GetRepo(RepoType::kModel, "alice", "Repo-Name"));
+  EXPECT_EQ(moved.id, r.id);
+  EXPECT_EQ(moved.name, "repo-NAME");
+  MH_ASSERT_OK(store().MoveRepo(other.id, "Bob", "Other"));
+  MH_ASSERT_OK_AND_ASSIGN(moved, store().GetRepoById(other.id));
+  EXPECT_EQ(moved.ns, "bob");
+  EXPECT_EQ(moved.name, "Other");
+  // A deleted repository's name is free again, in any casing.
+  MH_ASSERT_OK(store().DeleteRepo(r.id));
+  MH_EXPECT_CODE(store().GetRepo(RepoType::kModel, "alice", "repo-name"), kNotFound);
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord again, store().CreateRepo(RepoType::kModel, "alice", "REPO-NAME", false));
+  EXPECT_NE(again.id, r.id);
 }
 
 TEST_P(MetadataStoreConformance, RejectsMalformedNames) {
@@ -331,7 +449,8 @@ TEST_P(MetadataStoreConformance, RepoCreateGetUpdate) {
   MH_EXPECT_CODE(store().CreateRepo(RepoType::kModel, "nobody", "x", false), kNotFound);
   MH_EXPECT_CODE(store().GetRepo(RepoType::kDataset, "alice", "nope"), kNotFound);
   MH_EXPECT_CODE(store().GetRepo(RepoType::kModel, "nobody", "bert"), kNotFound);
-  MH_EXPECT_CODE(store().GetRepo(RepoType::kModel, "alice", "BERT"), kNotFound);
+  MH_ASSERT_OK_AND_ASSIGN(got, store().GetRepo(RepoType::kModel, "alice", "BERT"));  // case-insensitive
+  ExpectSameRepo(got, r);
   const int64_t missing = r.id + ds.id + org_repo.id + 1000;
   MH_EXPECT_CODE(store().GetRepoById(missing), kNotFound);
 
@@ -515,7 +634,7 @@ TEST_P(MetadataStoreConformance, ListReposSearchAndAuthor) {
   EXPECT_EQ(list("zzz", ""), Set{});
   EXPECT_EQ(list("", "bob"), (Set{"bob/bert-large", "bob/tiny_llama", "bob/x%y"}));
   EXPECT_EQ(list("", "bo"), Set{});   // author is exact
-  EXPECT_EQ(list("", "BOB"), Set{});  // and case-sensitive
+  EXPECT_EQ(list("", "BOB"), (Set{"bob/bert-large", "bob/tiny_llama", "bob/x%y"}));  // but case-insensitive
   EXPECT_EQ(list("", "nobody"), Set{});
   EXPECT_EQ(list("bert", "bob"), (Set{"bob/bert-large"}));
 }
@@ -799,8 +918,16 @@ TEST_P(MetadataStoreConformance, ConcurrentClashesHaveOneWinner) {
           errors[t] += s.ToString() + "; ";
         }
       };
-      count(store().CreateRepo(RepoType::kModel, "alice", "same", false).status(), repo_ok);
-      count(store().CreateUser("dup", false).status(), user_ok);
+      // Each thread its own casing: the names clash case-insensitively.
+      std::string same = "same", dup = "dup";
+      for (size_t i = 0; i < same.size(); ++i) {
+        if ((t >> i) & 1) same[i] = char(same[i] - 'a' + 'A');
+      }
+      for (size_t i = 0; i < dup.size(); ++i) {
+        if ((t >> i) & 1) dup[i] = char(dup[i] - 'a' + 'A');
+      }
+      count(store().CreateRepo(RepoType::kModel, "alice", same, false).status(), repo_ok);
+      count(store().CreateUser(dup, false).status(), user_ok);
       count(store().CreateToken(alice.id, fmt::format("t{}", t), TokenRole::kRead, Hex64(42)).status(), token_ok);
     });
   }

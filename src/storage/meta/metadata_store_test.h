@@ -97,6 +97,13 @@ class MetadataStoreConformance : public testing::TestWithParam<MetadataStoreFact
   std::unique_ptr<MetadataStore> store_;
 };
 
+// Case twins stored before schema version 5 (which made names case-insensitive). Each backend's
+// migration test writes these rows into a version-4 database, in this order (ids ascending),
+// migrates, and hands the store to CheckCaseTwinsAfterMigration (metadata_store_test.cc):
+//   accounts: user "bob", user "Bob", org "BOB" (no memberships needed);
+//   repos of "bob": model "x", model "X", dataset "x".
+void CheckCaseTwinsAfterMigration(MetadataStore& store);
+
 }  // namespace test
 }  // namespace modelhub
 

@@ -150,6 +150,18 @@ INSERT INTO xorb_files (xorb_hash, sha256)
     FROM files f, generate_series(0, length(f.terms) / 44 - 1) AS t(i)
    WHERE length(f.terms) >= 44 AND length(f.terms) % 44 = 0
 ON CONFLICT DO NOTHING)sql"}},
+      // Names are unique case-insensitively: lower() of COLLATE "C" text folds ASCII only, like
+      // the SQLite backend's lower() and FoldName (meta_rules.h). Case twins made by older versions
+      // are all kept: the oldest row of each folded name keeps case_twin 0, the others get their
+      // own id there, so the unique index holds and no new twin can be added.
+      {5,
+       {"ALTER TABLE accounts ADD COLUMN case_twin BIGINT NOT NULL DEFAULT 0",
+        "UPDATE accounts SET case_twin = id WHERE id NOT IN (SELECT min(id) FROM accounts GROUP BY lower(name))",
+        "CREATE UNIQUE INDEX accounts_by_folded_name ON accounts (lower(name), case_twin)",
+        "ALTER TABLE repos ADD COLUMN case_twin BIGINT NOT NULL DEFAULT 0",
+        "UPDATE repos SET case_twin = id WHERE id NOT IN "
+        "(SELECT min(id) FROM repos GROUP BY type, owner_id, lower(name))",
+        "CREATE UNIQUE INDEX repos_by_folded_name ON repos (type, owner_id, lower(name), case_twin)"}},
   };
   return kMigrations;
 }
@@ -293,9 +305,13 @@ Result<Account> ReadAccount(const PgResult& r, int i) {
   return a;
 }
 
+// Case-insensitive; of case twins kept from before schema version 5, the one spelled exactly
+// as asked, else the oldest (meta_rules.h).
 Result<Account> AccountByName(PgConn& c, const std::string& name) {
   if (!StorableText(name)) return Status::NotFound("account '" + name + "' not found");
-  MH_ASSIGN_OR_RETURN(PgResult r, c.Exec(std::string(kSelectAccount) + "WHERE name = $1", PgParams::Of(name)));
+  MH_ASSIGN_OR_RETURN(PgResult r, c.Exec(std::string(kSelectAccount) +
+                                             "WHERE lower(name) = $1 ORDER BY name = $2 DESC, id LIMIT 1",
+                                         PgParams::Of(FoldName(name), name)));
   if (r.rows() == 0) return Status::NotFound("account '" + name + "' not found");
   return ReadAccount(r, 0);
 }
@@ -316,8 +332,18 @@ Result<Account> AccountOfKind(PgConn& c, const std::string& name, AccountKind ki
   return a;
 }
 
+// Conflict if another row holds name in any letter case (the unique index backs this up
+// against concurrent inserts).
+Status CheckAccountNameFree(PgConn& c, const std::string& name) {
+  MH_ASSIGN_OR_RETURN(PgResult r, c.Exec("SELECT name FROM accounts WHERE lower(name) = $1 LIMIT 1",
+                                         PgParams::Of(FoldName(name))));
+  if (r.rows() != 0) return Status::Conflict(NameTakenMessage(name, r.Text(0, 0)));
+  return Status::Ok();
+}
+
 Result<Account> InsertAccount(PgConn& c, const std::string& name, AccountKind kind, bool is_admin) {
   MH_RETURN_IF_ERROR(CheckStorable("account name", name));
+  MH_RETURN_IF_ERROR(CheckAccountNameFree(c, name));
   Account a;
   a.name = name;
   a.kind = kind;
@@ -326,7 +352,7 @@ Result<Account> InsertAccount(PgConn& c, const std::string& name, AccountKind ki
   auto r = c.Exec("INSERT INTO accounts (name, kind, fullname, is_admin, created_ms) "
                   "VALUES ($1, $2, '', $3, $4) RETURNING id",
                   PgParams::Of(name, AccountKindName(kind), is_admin, a.created_ms));
-  MH_RETURN_IF_ERROR(Explain(r.status(), "the name '" + name + "' is already taken"));
+  MH_RETURN_IF_ERROR(Explain(r.status(), NameTakenMessage(name, name)));
   a.id = r->Int64(0, 0);
   return a;
 }
@@ -375,6 +401,15 @@ Result<RepoRecord> RepoById(PgConn& c, int64_t id) {
   MH_ASSIGN_OR_RETURN(PgResult r, c.Exec(std::string(kSelectRepo) + "WHERE r.id = $1", PgParams::Of(id)));
   if (r.rows() == 0) return Status::NotFound(RepoNotFoundMessage(id));
   return ReadRepo(r, 0);
+}
+
+// Conflict if another repository of this type and owner has name in any letter case.
+Status CheckRepoNameFree(PgConn& c, RepoType type, const Account& owner, const std::string& name, int64_t except_id) {
+  MH_ASSIGN_OR_RETURN(PgResult r, c.Exec("SELECT name FROM repos WHERE type = $1 AND owner_id = $2 "
+                                         "AND lower(name) = $3 AND id <> $4 LIMIT 1",
+                                         PgParams::Of(RepoTypeName(type), owner.id, FoldName(name), except_id)));
+  if (r.rows() != 0) return Status::Conflict(RepoTakenMessage(type, owner.name, name, r.Text(0, 0)));
+  return Status::Ok();
 }
 
 Status CheckRepoExists(PgConn& c, int64_t id) {
@@ -730,6 +765,7 @@ Result<RepoRecord> PgMetadataStore::CreateRepo(RepoType type, const std::string&
   MH_RETURN_IF_ERROR(CheckStorable("repository name", name));
   return Write([&](PgConn& c) -> Result<RepoRecord> {
     MH_ASSIGN_OR_RETURN(Account owner, AccountByName(c, ns));
+    MH_RETURN_IF_ERROR(CheckRepoNameFree(c, type, owner, name, 0));
     RepoRecord r;
     r.type = type;
     r.ns = owner.name;
@@ -739,8 +775,7 @@ Result<RepoRecord> PgMetadataStore::CreateRepo(RepoType type, const std::string&
     auto ins = c.Exec("INSERT INTO repos (type, owner_id, name, is_private, created_ms, last_modified_ms) "
                       "VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
                       PgParams::Of(RepoTypeName(type), owner.id, name, is_private, r.created_ms));
-    MH_RETURN_IF_ERROR(
-        Explain(ins.status(), std::string(RepoTypeName(type)) + " repository '" + r.FullId() + "' already exists"));
+    MH_RETURN_IF_ERROR(Explain(ins.status(), RepoTakenMessage(type, owner.name, name, name)));
     r.id = ins->Int64(0, 0);
     return r;
   });
@@ -751,9 +786,14 @@ Result<RepoRecord> PgMetadataStore::GetRepo(RepoType type, const std::string& ns
       std::string(RepoTypeName(type)) + " repository '" + ns + "/" + name + "' not found";
   if (!StorableText(ns) || !StorableText(name)) return Status::NotFound(not_found);
   return Read([&](PgConn& c) -> Result<RepoRecord> {
-    MH_ASSIGN_OR_RETURN(PgResult r, c.Exec(std::string(kSelectRepo) +
-                                               "WHERE r.type = $1 AND a.name = $2 AND r.name = $3",
-                                           PgParams::Of(RepoTypeName(type), ns, name)));
+    // The namespace resolves as AccountByName does, then the name within it (both case-insensitive,
+    // exact spelling first among case twins kept from before schema version 5).
+    MH_ASSIGN_OR_RETURN(PgResult r,
+                        c.Exec(std::string(kSelectRepo) +
+                                   "WHERE r.type = $1 AND r.owner_id = (SELECT id FROM accounts WHERE lower(name) = $2 "
+                                   "ORDER BY name = $3 DESC, id LIMIT 1) AND lower(r.name) = $4 "
+                                   "ORDER BY r.name = $5 DESC, r.id LIMIT 1",
+                               PgParams::Of(RepoTypeName(type), FoldName(ns), ns, FoldName(name), name)));
     if (r.rows() == 0) return Status::NotFound(not_found);
     return ReadRepo(r, 0);
   });
@@ -776,9 +816,11 @@ Status PgMetadataStore::MoveRepo(int64_t id, const std::string& new_ns, const st
   return Write([&](PgConn& c) -> Status {
     MH_ASSIGN_OR_RETURN(RepoRecord r, RepoById(c, id));
     MH_ASSIGN_OR_RETURN(Account owner, AccountByName(c, new_ns));
-    return Explain(c.Run("UPDATE repos SET owner_id = $2, name = $3 WHERE id = $1",
+    MH_RETURN_IF_ERROR(CheckRepoNameFree(c, r.type, owner, new_name, id));
+    // Under its new name the repository is the only one of its folded name: no longer a twin.
+    return Explain(c.Run("UPDATE repos SET owner_id = $2, name = $3, case_twin = 0 WHERE id = $1",
                          PgParams::Of(id, owner.id, new_name)),
-                   std::string(RepoTypeName(r.type)) + " repository '" + new_ns + "/" + new_name + "' already exists");
+                   RepoTakenMessage(r.type, owner.name, new_name, new_name));
   });
 }
 
@@ -806,7 +848,10 @@ Result<std::vector<RepoRecord>> PgMetadataStore::ListRepos(const RepoQuery& q) {
   std::string sql = std::string(kSelectRepo) + "WHERE r.type = " + p.Add(RepoTypeName(q.type));
   // Names are COLLATE "C", so lower() folds ASCII only, like ToLower; strpos has no wildcards.
   if (!q.search.empty()) sql += " AND strpos(lower(a.name || '/' || r.name), " + p.Add(ToLower(q.search)) + ") > 0";
-  if (!q.author.empty()) sql += " AND a.name = " + p.Add(q.author);
+  if (!q.author.empty()) {
+    sql += " AND r.owner_id = (SELECT id FROM accounts WHERE lower(name) = " + p.Add(FoldName(q.author)) +
+           " ORDER BY name = " + p.Add(q.author) + " DESC, id LIMIT 1)";
+  }
   if (!q.viewer_is_admin) {
     const std::string viewer = p.Add(q.viewer_user_id);  // NULL for anonymous: matches no owner or member
     sql += " AND (NOT r.is_private OR r.owner_id = " + viewer +
@@ -1236,16 +1281,17 @@ struct TableSpec {
   std::vector<std::pair<const char*, Col>> cols;
 };
 
-// Every table of schema version 4, parents before children (foreign keys).
+// Every table of schema version 5, parents before children (foreign keys).
 const std::vector<TableSpec>& ImportTables() {
   static const std::vector<TableSpec> t = {
       {"accounts", true, {{"id", Col::kInt}, {"name", Col::kText}, {"kind", Col::kText}, {"fullname", Col::kText},
-                          {"is_admin", Col::kBool}, {"created_ms", Col::kInt}}},
+                          {"is_admin", Col::kBool}, {"created_ms", Col::kInt}, {"case_twin", Col::kInt}}},
       {"memberships", false, {{"org_id", Col::kInt}, {"user_id", Col::kInt}, {"role", Col::kText}}},
       {"tokens", true, {{"id", Col::kInt}, {"user_id", Col::kInt}, {"display_name", Col::kText}, {"role", Col::kText},
                         {"secret_sha256", Col::kText}, {"created_ms", Col::kInt}, {"revoked_ms", Col::kNullableInt}}},
       {"repos", true, {{"id", Col::kInt}, {"type", Col::kText}, {"owner_id", Col::kInt}, {"name", Col::kText},
-                       {"is_private", Col::kBool}, {"created_ms", Col::kInt}, {"last_modified_ms", Col::kInt}}},
+                       {"is_private", Col::kBool}, {"created_ms", Col::kInt}, {"last_modified_ms", Col::kInt},
+                       {"case_twin", Col::kInt}}},
       {"lfs_objects", false, {{"oid", Col::kText}, {"size", Col::kInt}, {"created_ms", Col::kInt}}},
       {"lfs_links", false, {{"repo_id", Col::kInt}, {"oid", Col::kText}, {"created_ms", Col::kInt}}},
       {"upload_sessions", false, {{"id", Col::kText}, {"repo_id", Col::kInt}, {"oid", Col::kText}, {"size", Col::kInt},

@@ -48,7 +48,7 @@ class PgMetadataStore final : public MetadataStore {
  public:
   // The newest schema version this binary knows; version N has the same logical
   // schema as the SQLite backend's version N.
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
   // modelhub_schema.application of a modelhub metadata database.
   static constexpr const char* kApplication = "modelhub-metadata";
   // Key of the transaction-scoped advisory lock that serializes migrations ("MHub").

@@ -18,6 +18,8 @@
 #include "storage/meta/metadata_store_test.h"
 #include "storage/meta/pg_conn.h"
 #include "storage/meta/pg_test_server.h"
+#include "storage/meta/sqlite_db.h"
+#include "storage/meta/sqlite_metadata_store.h"
 
 namespace modelhub {
 namespace test {
@@ -194,6 +196,8 @@ TEST_F(PgMetadataStoreTest, Version4BackfillsXorbFilesFromTerms) {
   {
     // A version-3 database with files: terms are 44-byte records starting with the raw xorb hash.
     RawPg raw(url_);
+    MH_ASSERT_OK(raw.Run("ALTER TABLE accounts DROP COLUMN case_twin"));  // undo version 5 (and its indexes)
+    MH_ASSERT_OK(raw.Run("ALTER TABLE repos DROP COLUMN case_twin"));
     MH_ASSERT_OK(raw.Run("DROP TABLE xorb_files"));
     MH_ASSERT_OK(raw.Run("UPDATE modelhub_schema SET version = 3"));
     const std::string term_a = std::string(32, '\xaa') + std::string(12, '\0');
@@ -215,6 +219,50 @@ TEST_F(PgMetadataStoreTest, Version4BackfillsXorbFilesFromTerms) {
   MH_ASSERT_OK_AND_ASSIGN(
       files, store->FilesWithXorb("07060504030201000f0e0d0c0b0a09081716151413121110" "1f1e1d1c1b1a1918", 10));
   EXPECT_EQ(files, (std::vector<std::string>{std::string(64, '3')}));
+}
+
+TEST_F(PgMetadataStoreTest, Version5KeepsCaseTwins) {
+  { MH_ASSERT_OK(PgMetadataStore::Open(url_)); }
+  {
+    // A version-4 database (names were case-sensitive) holding case twins.
+    RawPg raw(url_);
+    MH_ASSERT_OK(raw.Run("ALTER TABLE accounts DROP COLUMN case_twin"));  // drops its index too
+    MH_ASSERT_OK(raw.Run("ALTER TABLE repos DROP COLUMN case_twin"));
+    MH_ASSERT_OK(raw.Run("UPDATE modelhub_schema SET version = 4"));
+    for (auto [name, kind] : {std::pair{"bob", "user"}, std::pair{"Bob", "user"}, std::pair{"BOB", "org"}}) {
+      MH_ASSERT_OK(raw.Run("INSERT INTO accounts (name, kind, created_ms) VALUES ($1, $2, 1)",
+                           PgParams::Of(std::string(name), std::string(kind))));
+    }
+    for (auto [type, name] : {std::pair{"model", "x"}, std::pair{"model", "X"}, std::pair{"dataset", "x"}}) {
+      MH_ASSERT_OK(raw.Run("INSERT INTO repos (type, owner_id, name, is_private, created_ms, last_modified_ms) "
+                           "VALUES ($1, (SELECT id FROM accounts WHERE name = 'bob'), $2, FALSE, 1, 1)",
+                           PgParams::Of(std::string(type), std::string(name))));
+    }
+  }
+  MH_ASSERT_OK_AND_ASSIGN(auto store, PgMetadataStore::Open(url_));
+  CheckCaseTwinsAfterMigration(*store);
+}
+
+// An embedded folder whose SQLite database still holds case twins (from before version 5) moves to
+// PostgreSQL with all of them: the SQLite migration marks them, the import copies the marks.
+TEST_F(PgMetadataStoreTest, ImportFromSqliteKeepsCaseTwins) {
+  ScratchDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string db = dir.path() + "/modelhub.db";
+  { MH_ASSERT_OK(SqliteMetadataStore::Open(db)); }
+  {
+    MH_ASSERT_OK_AND_ASSIGN(auto raw, SqliteConn::Open(db, 5000));
+    MH_ASSERT_OK(raw->Exec("DROP INDEX accounts_by_folded_name; DROP INDEX repos_by_folded_name; "
+                           "ALTER TABLE accounts DROP COLUMN case_twin; ALTER TABLE repos DROP COLUMN case_twin; "
+                           "PRAGMA user_version = 4; "
+                           "INSERT INTO accounts (name, kind, created_ms) VALUES ('bob', 'user', 1), "
+                           "('Bob', 'user', 1), ('BOB', 'org', 1);"
+                           "INSERT INTO repos (type, owner_id, name, is_private, created_ms, last_modified_ms) "
+                           "VALUES ('model', 1, 'x', 0, 1, 1), ('model', 1, 'X', 0, 1, 1), ('dataset', 1, 'x', 0, 1, 1);"));
+  }
+  MH_ASSERT_OK_AND_ASSIGN(auto store, PgMetadataStore::Open(url_));
+  MH_ASSERT_OK(store->ImportFromSqlite(db).status());
+  CheckCaseTwinsAfterMigration(*store);
 }
 
 // What PgParams sends comes back unchanged: array quoting, raw bytes, integer limits, NULL.

@@ -152,6 +152,17 @@ INSERT OR IGNORE INTO xorb_files (xorb_hash, sha256)
     substr(terms, i * 44 + 30, 1) || substr(terms, i * 44 + 29, 1) || substr(terms, i * 44 + 28, 1) ||
     substr(terms, i * 44 + 27, 1) || substr(terms, i * 44 + 26, 1) || substr(terms, i * 44 + 25, 1))), sha256 FROM t;
 )sql"},
+    // Names are unique case-insensitively (ASCII folding: SQLite's built-in lower()). Case twins
+    // made by older versions are all kept: the oldest row of each folded name keeps case_twin 0,
+    // the others get their own id there, so the unique index holds and no new twin can be added.
+    {5, R"sql(
+ALTER TABLE accounts ADD COLUMN case_twin INTEGER NOT NULL DEFAULT 0;
+UPDATE accounts SET case_twin = id WHERE id NOT IN (SELECT min(id) FROM accounts GROUP BY lower(name));
+CREATE UNIQUE INDEX accounts_by_folded_name ON accounts(lower(name), case_twin);
+ALTER TABLE repos ADD COLUMN case_twin INTEGER NOT NULL DEFAULT 0;
+UPDATE repos SET case_twin = id WHERE id NOT IN (SELECT min(id) FROM repos GROUP BY type, owner_id, lower(name));
+CREATE UNIQUE INDEX repos_by_folded_name ON repos(type, owner_id, lower(name), case_twin);
+)sql"},
 };
 
 static_assert(std::size(kMigrations) == SqliteMetadataStore::kSchemaVersion &&
@@ -222,10 +233,13 @@ Result<Account> ReadAccount(const SqliteStmt& st) {
   return a;
 }
 
+// Case-insensitive; of case twins kept from before schema version 5, the one spelled exactly
+// as asked, else the oldest (meta_rules.h).
 Result<Account> AccountByName(SqliteConn& c, const std::string& name) {
   MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("SELECT id, name, kind, fullname, is_admin, created_ms "
-                                               "FROM accounts WHERE name = ?1"));
-  st.BindAll(name);
+                                               "FROM accounts WHERE lower(name) = ?1 "
+                                               "ORDER BY name = ?2 DESC, id LIMIT 1"));
+  st.BindAll(FoldName(name), name);
   MH_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return Status::NotFound("account '" + name + "' not found");
   return ReadAccount(st);
@@ -249,7 +263,17 @@ Result<Account> AccountOfKind(SqliteConn& c, const std::string& name, AccountKin
   return a;
 }
 
+// Conflict if another row holds name in any letter case (the unique index backs this up).
+Status CheckAccountNameFree(SqliteConn& c, const std::string& name) {
+  MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("SELECT name FROM accounts WHERE lower(name) = ?1 LIMIT 1"));
+  st.BindAll(FoldName(name));
+  MH_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (row) return Status::Conflict(NameTakenMessage(name, st.Text(0)));
+  return Status::Ok();
+}
+
 Result<Account> InsertAccount(SqliteConn& c, const std::string& name, AccountKind kind, bool is_admin) {
+  MH_RETURN_IF_ERROR(CheckAccountNameFree(c, name));
   Account a;
   a.name = name;
   a.kind = kind;
@@ -258,7 +282,7 @@ Result<Account> InsertAccount(SqliteConn& c, const std::string& name, AccountKin
   MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("INSERT INTO accounts (name, kind, fullname, is_admin, created_ms) "
                                                "VALUES (?1, ?2, '', ?3, ?4)"));
   st.BindAll(name, AccountKindName(kind), is_admin, a.created_ms);
-  MH_RETURN_IF_ERROR(Explain(st.Run(), "the name '" + name + "' is already taken"));
+  MH_RETURN_IF_ERROR(Explain(st.Run(), NameTakenMessage(name, name)));
   a.id = c.LastInsertRowid();
   return a;
 }
@@ -298,6 +322,17 @@ Result<RepoRecord> RepoById(SqliteConn& c, int64_t id) {
   MH_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return Status::NotFound(RepoNotFoundMessage(id));
   return ReadRepo(st);
+}
+
+// Conflict if another repository of this type and owner has name in any letter case.
+Status CheckRepoNameFree(SqliteConn& c, RepoType type, const Account& owner, const std::string& name,
+                         int64_t except_id) {
+  MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("SELECT name FROM repos WHERE type = ?1 AND owner_id = ?2 "
+                                               "AND lower(name) = ?3 AND id <> ?4 LIMIT 1"));
+  st.BindAll(RepoTypeName(type), owner.id, FoldName(name), except_id);
+  MH_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (row) return Status::Conflict(RepoTakenMessage(type, owner.name, name, st.Text(0)));
+  return Status::Ok();
 }
 
 Status CheckRepoExists(SqliteConn& c, int64_t id) {
@@ -555,6 +590,7 @@ Result<RepoRecord> SqliteMetadataStore::CreateRepo(RepoType type, const std::str
   MH_RETURN_IF_ERROR(CheckName("repository name", name));
   return Write([&](SqliteConn& c) -> Result<RepoRecord> {
     MH_ASSIGN_OR_RETURN(Account owner, AccountByName(c, ns));
+    MH_RETURN_IF_ERROR(CheckRepoNameFree(c, type, owner, name, 0));
     RepoRecord r;
     r.type = type;
     r.ns = owner.name;
@@ -564,8 +600,7 @@ Result<RepoRecord> SqliteMetadataStore::CreateRepo(RepoType type, const std::str
     MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("INSERT INTO repos (type, owner_id, name, is_private, created_ms, "
                                                  "last_modified_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)"));
     st.BindAll(RepoTypeName(type), owner.id, name, is_private, r.created_ms);
-    MH_RETURN_IF_ERROR(
-        Explain(st.Run(), std::string(RepoTypeName(type)) + " repository '" + r.FullId() + "' already exists"));
+    MH_RETURN_IF_ERROR(Explain(st.Run(), RepoTakenMessage(type, owner.name, name, name)));
     r.id = c.LastInsertRowid();
     return r;
   });
@@ -573,6 +608,7 @@ Result<RepoRecord> SqliteMetadataStore::CreateRepo(RepoType type, const std::str
 
 Result<RepoRecord> SqliteMetadataStore::GetRepo(RepoType type, const std::string& ns, const std::string& name) {
   if (!IsSoleWriter()) return QueryRepo(type, ns, name);
+  // Keyed by the spelling asked for (each spelling caches the canonical record it resolved to).
   std::string key = std::string(RepoTypeName(type)) + '\0' + ns + '\0' + name;
   uint64_t generation = 0;
   {
@@ -594,9 +630,14 @@ Result<RepoRecord> SqliteMetadataStore::GetRepo(RepoType type, const std::string
 
 Result<RepoRecord> SqliteMetadataStore::QueryRepo(RepoType type, const std::string& ns, const std::string& name) {
   return Read([&](SqliteConn& c) -> Result<RepoRecord> {
+    // The namespace resolves as AccountByName does, then the name within it (both case-insensitive,
+    // exact spelling first among case twins kept from before schema version 5).
     MH_ASSIGN_OR_RETURN(SqliteStmt st,
-                        c.Prepare(std::string(kSelectRepo) + "WHERE r.type = ?1 AND a.name = ?2 AND r.name = ?3"));
-    st.BindAll(RepoTypeName(type), ns, name);
+                        c.Prepare(std::string(kSelectRepo) +
+                                  "WHERE r.type = ?1 AND r.owner_id = (SELECT id FROM accounts WHERE lower(name) = ?2 "
+                                  "ORDER BY name = ?3 DESC, id LIMIT 1) AND lower(r.name) = ?4 "
+                                  "ORDER BY r.name = ?5 DESC, r.id LIMIT 1"));
+    st.BindAll(RepoTypeName(type), FoldName(ns), ns, FoldName(name), name);
     MH_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) {
       return Status::NotFound(std::string(RepoTypeName(type)) + " repository '" + ns + "/" + name + "' not found");
@@ -621,10 +662,12 @@ Status SqliteMetadataStore::MoveRepo(int64_t id, const std::string& new_ns, cons
   return Write([&](SqliteConn& c) -> Status {
     MH_ASSIGN_OR_RETURN(RepoRecord r, RepoById(c, id));
     MH_ASSIGN_OR_RETURN(Account owner, AccountByName(c, new_ns));
-    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("UPDATE repos SET owner_id = ?2, name = ?3 WHERE id = ?1"));
+    MH_RETURN_IF_ERROR(CheckRepoNameFree(c, r.type, owner, new_name, id));
+    // Under its new name the repository is the only one of its folded name: no longer a twin.
+    MH_ASSIGN_OR_RETURN(SqliteStmt st,
+                        c.Prepare("UPDATE repos SET owner_id = ?2, name = ?3, case_twin = 0 WHERE id = ?1"));
     st.BindAll(id, owner.id, new_name);
-    return Explain(st.Run(), std::string(RepoTypeName(r.type)) + " repository '" + new_ns + "/" + new_name +
-                                 "' already exists");
+    return Explain(st.Run(), RepoTakenMessage(r.type, owner.name, new_name, new_name));
   });
 }
 
@@ -647,7 +690,9 @@ Result<std::vector<RepoRecord>> SqliteMetadataStore::ListRepos(const RepoQuery& 
   // Only fixed fragments are appended, so the statement cache holds a few dozen variants at most.
   std::string sql = std::string(kSelectRepo) + "WHERE r.type = ?1";
   if (!q.search.empty()) sql += " AND instr(lower(a.name || '/' || r.name), ?2) > 0";
-  if (!q.author.empty()) sql += " AND a.name = ?3";
+  if (!q.author.empty()) {
+    sql += " AND r.owner_id = (SELECT id FROM accounts WHERE lower(name) = lower(?3) ORDER BY name = ?3 DESC, id LIMIT 1)";
+  }
   if (!q.viewer_is_admin) {
     sql +=
         " AND (r.is_private = 0 OR r.owner_id = ?4 OR EXISTS "

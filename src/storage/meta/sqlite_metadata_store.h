@@ -34,7 +34,7 @@ struct SqliteStoreOptions {
 class SqliteMetadataStore final : public MetadataStore {
  public:
   // The newest schema version this binary knows (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
   // PRAGMA application_id of a modelhub metadata database ("MHub").
   static constexpr int32_t kApplicationId = 0x4D487562;
 

@@ -55,6 +55,11 @@ class RawDb {
   sqlite3* db_ = nullptr;
 };
 
+// Takes a database of the current version back to version 4 (with PRAGMA user_version).
+constexpr char kUndoVersion5[] =
+    "DROP INDEX accounts_by_folded_name; DROP INDEX repos_by_folded_name; "
+    "ALTER TABLE accounts DROP COLUMN case_twin; ALTER TABLE repos DROP COLUMN case_twin; ";
+
 class SqliteMetadataStoreTest : public testing::Test {
  protected:
   void SetUp() override { ASSERT_FALSE(dir_.path().empty()); }
@@ -92,7 +97,7 @@ TEST_F(SqliteMetadataStoreTest, Version4BackfillsXorbFilesFromTerms) {
   {
     // A version-3 database with two files: terms are 44-byte records starting with the raw xorb hash.
     RawDb raw(DbPath());
-    ASSERT_EQ(raw.Exec("DROP TABLE xorb_files; PRAGMA user_version = 3;"), SQLITE_OK);
+    ASSERT_EQ(raw.Exec(std::string(kUndoVersion5) + "DROP TABLE xorb_files; PRAGMA user_version = 3;"), SQLITE_OK);
     std::string term_a = "x'" + std::string(64, 'a') + std::string(24, '0') + "'";
     // The second term's xorb: raw bytes 00 01 .. 1f, stored in Xet hex (each 8-byte group reversed).
     std::string raw_seq;
@@ -114,6 +119,25 @@ TEST_F(SqliteMetadataStoreTest, Version4BackfillsXorbFilesFromTerms) {
   MH_ASSERT_OK_AND_ASSIGN(
       files, store->FilesWithXorb("07060504030201000f0e0d0c0b0a09081716151413121110" "1f1e1d1c1b1a1918", 10));
   EXPECT_EQ(files, (std::vector<std::string>{std::string(64, '3')}));
+}
+
+TEST_F(SqliteMetadataStoreTest, Version5KeepsCaseTwins) {
+  { MH_ASSERT_OK(SqliteMetadataStore::Open(DbPath())); }
+  {
+    // A version-4 database (names were case-sensitive) holding case twins.
+    RawDb raw(DbPath());
+    ASSERT_EQ(raw.Exec(std::string(kUndoVersion5) + "PRAGMA user_version = 4;"), SQLITE_OK);
+    ASSERT_EQ(raw.Exec("INSERT INTO accounts (name, kind, created_ms) VALUES ('bob', 'user', 1), "
+                       "('Bob', 'user', 1), ('BOB', 'org', 1)"),
+              SQLITE_OK);
+    ASSERT_EQ(raw.Exec("INSERT INTO repos (type, owner_id, name, is_private, created_ms, last_modified_ms) "
+                       "SELECT t, (SELECT id FROM accounts WHERE name = 'bob'), n, 0, 1, 1 FROM "
+                       "(SELECT 1 AS k, 'model' AS t, 'x' AS n UNION ALL SELECT 2, 'model', 'X' "
+                       "UNION ALL SELECT 3, 'dataset', 'x') ORDER BY k"),
+              SQLITE_OK);
+  }
+  MH_ASSERT_OK_AND_ASSIGN(auto store, SqliteMetadataStore::Open(DbPath()));
+  CheckCaseTwinsAfterMigration(*store);
 }
 
 TEST_F(SqliteMetadataStoreTest, RefusesNewerSchema) {
@@ -214,8 +238,17 @@ TEST_F(SqliteMetadataStoreTest, CachedRepoLookupsSeeEveryWrite) {
   EXPECT_TRUE(s->GetRepo(RepoType::kModel, "alice", "m").status().IsNotFound());
   MH_ASSERT_OK_AND_ASSIGN(r, s->GetRepo(RepoType::kModel, "bob", "n"));
   EXPECT_EQ(r.id, created.id);
+  // Each spelling is cached apart, and every one of them follows a rename.
+  MH_ASSERT_OK_AND_ASSIGN(r, s->GetRepo(RepoType::kModel, "BOB", "N"));
+  EXPECT_EQ(r.FullId(), "bob/n");
+  MH_ASSERT_OK(s->MoveRepo(created.id, "bob", "N"));
+  for (auto [ns, name] : {std::pair{"bob", "n"}, std::pair{"BOB", "N"}, std::pair{"Bob", "n"}}) {
+    MH_ASSERT_OK_AND_ASSIGN(r, s->GetRepo(RepoType::kModel, ns, name));
+    EXPECT_EQ(r.FullId(), "bob/N");
+  }
   MH_ASSERT_OK(s->DeleteRepo(created.id));
   EXPECT_TRUE(s->GetRepo(RepoType::kModel, "bob", "n").status().IsNotFound());
+  EXPECT_TRUE(s->GetRepo(RepoType::kModel, "BOB", "N").status().IsNotFound());
   SetSoleWriter(false);
 }
 
