@@ -370,6 +370,8 @@ struct HttpServer::Connection {
   // otherwise the connection is idle between requests.
   bool head_pending = true;
   std::chrono::steady_clock::time_point head_since = std::chrono::steady_clock::now();
+  bool deferred = false;     // a complete head waits in deferred_ for a request slot of its client
+  bool holds_slot = false;   // counted in client_requests_
 };
 
 namespace {
@@ -494,12 +496,15 @@ void HttpServer::Serve() {
       // Every worker busy and none finished a request since the last look: they are all
       // in long requests (downloads, pushes). Add a worker so parked connections keep moving.
       std::lock_guard<std::mutex> lock(mu_);
+      bool spawned = false;
       if (idle_workers_ == 0 && workers_ > 0 && served_ == served_before && workers_ <= opts_.max_connections) {
         SpawnWorker();
+        spawned = true;
       }
       served_before = served_;
-      // Look again soon only while no worker is idle.
-      wait_ms = idle_workers_ == 0 ? int(kStallCheck.count()) : 250;
+      // Look again soon while no worker is idle, or one was just added (it may be taken at once
+      // by a queued connection: the stall may go on).
+      wait_ms = idle_workers_ == 0 || spawned ? int(kStallCheck.count()) : 250;
     }
     if (std::chrono::steady_clock::now() - last_reap > std::chrono::milliseconds(250)) {
       ReapIdle();
@@ -614,7 +619,7 @@ bool HttpServer::MakeRoom(const std::string& client, bool* client_full) {
   Connection* victim = nullptr;
   int victim_weight = -1;
   for (const auto& [id, c] : conns_) {
-    if (c->active) continue;
+    if (c->active || c->deferred) continue;  // a deferred request arrived in time: it is served
     int weight = 0;
     if (over_client) {
       if (c->client != client) continue;
@@ -642,7 +647,7 @@ void HttpServer::ReapIdle() {
   std::vector<uint64_t> expired;
   int head_timeouts = 0;
   for (const auto& [id, c] : conns_) {
-    if (c->active) continue;
+    if (c->active || c->deferred) continue;
     if (c->head_pending) {
       if (now - c->head_since > std::chrono::seconds(opts_.head_timeout_s)) {
         expired.push_back(id);
@@ -681,37 +686,88 @@ void HttpServer::WorkerLoop() {
       --idle_workers_;
       if (idle_workers_ == 0 && workers_ < base_workers_) SpawnWorker();
     }
-    bool keep = ServeRequests(*c);
+    while (c != nullptr) {
+      After after = ServeRequests(*c);
+      std::lock_guard<std::mutex> lock(mu_);
+      ++served_;
+      if (after == After::kDeferred) {
+        c = nullptr;  // waits in deferred_, owned by no worker
+        break;
+      }
+      // The next waiting request of this client takes the slot, and this worker serves it.
+      Connection* next = ReleaseRequestSlot(*c);
+      if (after == After::kClose || stopping_.load()) {
+        CloseConnection(c->id);
+      } else {
+        // Park: mark inactive before re-arming, so the worker woken next finds it free.
+        c->active = false;
+        c->parked_at = std::chrono::steady_clock::now();
+        struct epoll_event re = {};
+        re.events = EPOLLIN | EPOLLONESHOT;
+        re.data.u64 = c->id;
+        if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->fd, &re) != 0) CloseConnection(c->id);
+      }
+      c = next;
+    }
     std::lock_guard<std::mutex> lock(mu_);
     ++idle_workers_;
-    ++served_;
-    if (!keep || stopping_.load()) {
-      CloseConnection(c->id);
-      continue;
-    }
-    // Park: mark inactive before re-arming, so the worker woken next finds it free.
-    c->active = false;
-    c->parked_at = std::chrono::steady_clock::now();
-    struct epoll_event re = {};
-    re.events = EPOLLIN | EPOLLONESHOT;
-    re.data.u64 = c->id;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->fd, &re) != 0) CloseConnection(c->id);
   }
 }
 
-bool HttpServer::ServeRequests(Connection& c) {
+bool HttpServer::AcquireRequestSlot(Connection& c) {
+  if (opts_.max_client_requests <= 0) return true;
+  std::lock_guard<std::mutex> lock(mu_);
+  int& n = client_requests_[c.client];
+  if (n < opts_.max_client_requests) {
+    n++;
+    c.holds_slot = true;
+    return true;
+  }
+  // Checked and queued under one lock: a slot given back later finds this connection.
+  c.deferred = true;
+  c.active = false;
+  c.parked_at = std::chrono::steady_clock::now();
+  deferred_[c.client].push_back(c.id);
+  metrics_->AddCounter("requests_deferred_client_limit", 1);
+  return false;
+}
+
+HttpServer::Connection* HttpServer::ReleaseRequestSlot(Connection& c) {
+  if (!c.holds_slot) return nullptr;
+  c.holds_slot = false;
+  auto q = deferred_.find(c.client);
+  while (q != deferred_.end() && !q->second.empty()) {
+    uint64_t id = q->second.front();
+    q->second.pop_front();
+    auto it = conns_.find(id);
+    if (it == conns_.end() || !it->second->deferred) continue;  // closed meanwhile
+    Connection* next = it->second.get();
+    next->deferred = false;
+    next->active = true;
+    next->holds_slot = true;  // the slot passes on
+    if (q->second.empty()) deferred_.erase(q);
+    return next;
+  }
+  if (q != deferred_.end()) deferred_.erase(q);
+  auto n = client_requests_.find(c.client);
+  if (n != client_requests_.end() && --n->second <= 0) client_requests_.erase(n);
+  return nullptr;
+}
+
+HttpServer::After HttpServer::ServeRequests(Connection& c) {
   while (true) {
     switch (ReadHead(c)) {
-      case HeadState::kClosed: return false;
-      case HeadState::kPending: return true;  // wait in the epoll set for the rest of the head
+      case HeadState::kClosed: return After::kClose;
+      case HeadState::kPending: return After::kPark;  // wait in the epoll set for the rest of the head
       case HeadState::kReady: break;
     }
-    if (!ServeOne(c)) return false;
+    if (!c.holds_slot && !AcquireRequestSlot(c)) return After::kDeferred;
+    if (!ServeOne(c)) return After::kClose;
     c.head_scanned = 0;
     // Bytes of the next request already read (pipelining): its head is pending from now.
     c.head_pending = c.buf.size() > 0;
     if (c.head_pending) c.head_since = std::chrono::steady_clock::now();
-    if (!c.head_pending) return true;
+    if (!c.head_pending) return After::kPark;
   }
 }
 
@@ -720,8 +776,9 @@ HttpServer::HeadState HttpServer::ReadHead(Connection& c) {
     auto data = c.buf.data();
     std::string_view seen(static_cast<const char*>(data.data()), data.size());
     size_t from = c.head_scanned >= 3 ? c.head_scanned - 3 : 0;
-    c.head_scanned = seen.size();
-    return seen.find("\r\n\r\n", from) != std::string_view::npos;
+    if (seen.find("\r\n\r\n", from) != std::string_view::npos) return true;
+    c.head_scanned = seen.size();  // searched: a terminator can only end past it
+    return false;
   };
   if (c.buf.size() > 0 && complete()) return HeadState::kReady;
   while (true) {
@@ -823,14 +880,19 @@ bool HttpServer::ServeOne(Connection& c) {
   }
   resp.SetHeader("X-Request-Id", request_id);
 
-  // A body the handler did not consume: drain a little, else close.
+  // A body the handler did not consume: drain a little (so that the client reads the answer rather
+  // than a reset), for a bounded time (a refused slow body must not hold the worker), else close.
   if (!body.done() && !body.failed()) {
     if (req.content_length >= 0 && req.content_length - body.received() <= (1 << 20)) {
+      constexpr auto kDrainFor = std::chrono::seconds(2);
+      const auto drain_until = std::chrono::steady_clock::now() + kDrainFor;
+      c.stream.SetIoTimeout(int(std::chrono::milliseconds(kDrainFor).count()));
       char sink[65536];
-      while (true) {
+      while (std::chrono::steady_clock::now() < drain_until) {
         auto n = body.Read(sink, sizeof sink);
         if (!n.ok() || *n == 0) break;
       }
+      c.stream.SetIoTimeout(opts_.io_timeout_s * 1000);
     }
     if (!body.done()) keep_alive = false;
   }

@@ -29,7 +29,10 @@
 // at that limit, or at the global max_connections, a new connection replaces
 // the longest-parked idle or head-pending connection of the client holding the
 // most connections, and is refused (429 / 503) only when every candidate is in
-// the middle of a request. Client mistakes in a request (a body shorter than
+// the middle of a request. One client address has at most max_client_requests
+// requests in handlers at once (each holds a worker thread: a slow body holds
+// it until it is cut); its further requests wait, parked without a thread, and
+// the worker that ends one of its requests takes the next. Client mistakes in a request (a body shorter than
 // its Content-Length, a malformed chunk or trailer, a stalled body) are client
 // errors: the handler sees InvalidArgument from BodyReader::Read and the
 // response is a 4xx whatever the handler answered. Methods the server does not
@@ -43,6 +46,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <memory>
 #include <string>
@@ -62,6 +66,9 @@ struct HttpServerOptions {
   // Connections one client address may hold (IPv6: one /64); 0 = no per-client limit (behind a
   // proxy every connection comes from the proxy's address: the proxy limits its clients instead).
   int max_client_connections = 128;
+  // Requests one client address may have in handlers at once (each holds a worker thread); more wait,
+  // parked without a thread, until one of that client's requests ends. 0 = no limit.
+  int max_client_requests = 64;
   int idle_timeout_s = 75;  // keep-alive idle, between requests
   int head_timeout_s = 20;  // a request head must be complete within this (from accept or its first byte)
   int io_timeout_s = 300;   // a stalled read/write inside a request
@@ -83,14 +90,21 @@ class HttpServer {
  private:
   struct Connection;
   enum class HeadState { kReady, kPending, kClosed };
+  enum class After { kPark, kClose, kDeferred };  // what ServeRequests leaves the worker to do
   void WorkerLoop();
   void SpawnWorker();  // requires mu_
   // Admits a new connection from `client` (requires mu_): true if there is room, making it by
   // closing a parked connection if needed; false if the connection must be refused.
   bool MakeRoom(const std::string& client, bool* client_full);
-  // Serves the requests buffered or arriving on c; false when c must be closed. Returns true
-  // (park) as soon as the next request head is not complete yet.
-  bool ServeRequests(Connection& c);
+  // Serves the requests buffered or arriving on c: kClose when c must be closed, kPark as soon as
+  // the next request head is not complete yet, kDeferred when c's client has max_client_requests
+  // in progress (c then waits in deferred_ and belongs to no worker: the caller must not touch it).
+  After ServeRequests(Connection& c);
+  // Takes a request slot of c's client (requires not mu_), or defers c; true if c may be served.
+  bool AcquireRequestSlot(Connection& c);
+  // Gives back c's slot (requires mu_) and returns a deferred connection of the same client, now
+  // active and holding a slot, for the caller to serve; nullptr if none waits.
+  Connection* ReleaseRequestSlot(Connection& c);
   // Reads what has arrived on c without blocking; kReady once c.buf holds a complete head
   // (or more than max_header_bytes: the parser then answers 431).
   HeadState ReadHead(Connection& c);
@@ -112,6 +126,8 @@ class HttpServer {
   uint64_t next_id_ = 1;   // guarded by mu_
   int connections_ = 0;    // guarded by mu_
   std::unordered_map<std::string, int> per_client_;  // open connections by client key; guarded by mu_
+  std::unordered_map<std::string, int> client_requests_;  // requests in handlers by client; guarded by mu_
+  std::unordered_map<std::string, std::deque<uint64_t>> deferred_;  // waiting for a slot; guarded by mu_
   int workers_ = 0;        // guarded by mu_
   int idle_workers_ = 0;   // workers waiting for a ready connection; guarded by mu_
   uint64_t served_ = 0;    // connections handed back by workers; guarded by mu_

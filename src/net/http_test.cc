@@ -325,5 +325,46 @@ TEST(HttpServer, ClientMistakesAre4xxAndUnknownMethods501) {
   EXPECT_EQ(out.find("ok /pot"), std::string::npos) << out;
 }
 
+TEST(HttpServer, OneClientsRequestsBeyondItsShareWaitWithoutAThread) {
+  HttpServerOptions opts;
+  opts.max_client_requests = 2;
+  std::atomic<bool> release{false};
+  std::atomic<int> in_handler{0};
+  TestServer ts(opts, [&](Request& req, Response& resp) {
+    in_handler++;
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (req.path == "/slow" && !release.load() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    resp.body = "done " + req.path;
+  });
+  std::string slow_req = "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  std::vector<int> slow;
+  for (int i = 0; i < 5; ++i) {
+    slow.push_back(ConnectFrom(ts.port(), "127.0.0.2"));
+    ASSERT_EQ(::send(slow.back(), slow_req.data(), slow_req.size(), 0), ssize_t(slow_req.size()));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(in_handler.load(), 2);  // the client's share; the other three wait
+  // Another client is served at once.
+  int other = ConnectFrom(ts.port(), "127.0.0.1");
+  std::string fast = "GET /fast HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(::send(other, fast.data(), fast.size(), 0), ssize_t(fast.size()));
+  std::string answer;
+  double t = SecondsUntilClosed(other, 5, &answer);
+  EXPECT_GE(t, 0);
+  EXPECT_LT(t, 2);
+  EXPECT_NE(answer.find("done /fast"), std::string::npos) << answer;
+  ::close(other);
+  release = true;
+  for (int fd : slow) {
+    answer.clear();
+    EXPECT_GE(SecondsUntilClosed(fd, 5, &answer), 0);
+    EXPECT_NE(answer.find("done /slow"), std::string::npos) << answer;
+    ::close(fd);
+  }
+  EXPECT_EQ(in_handler.load(), 6);
+}
+
 }  // namespace
 }  // namespace modelhub

@@ -398,3 +398,60 @@ def test_flood_and_slowloris_from_one_address_while_others_are_served(nh, rid):
                      f"(first: {bad[:5]}); max {max(r[0] for r in results):.2f}s")
     assert max(threads_seen) <= 48, f"server threads grew under the flood: {threads_seen}"
     assert still_open == 0, f"{still_open} of {len(slow)} slow-header connections still open after 30 s"
+
+
+def test_slow_bodies_from_one_address_do_not_starve_others(nh, rid):
+    """Finding 3: 200 anonymous request bodies at 1 byte per 4 s from one address (to an endpoint that
+    reads its body before answering) while 10 normal clients keep getting answers within 1 s; the
+    server's threads stay bounded (one client address has a bounded share of the workers)."""
+    public = rid  # created public
+    slow: list[socket.socket] = []
+    stop = threading.Event()
+    results: list[tuple[float, int | str]] = []
+    threads_seen = [server_threads(nh)]
+    lock = threading.Lock()
+    try:
+        for _ in range(200):
+            try:
+                s = connect(nh.port, ATTACKER, timeout=5)
+                s.sendall((f"POST /{public}.git/info/lfs/objects/batch HTTP/1.1\r\nHost: x\r\n"
+                           f"Content-Type: {LFS_JSON}\r\nContent-Length: 100000\r\n\r\n").encode())
+                s.setblocking(False)
+                slow.append(s)
+            except OSError:
+                pass
+
+        def trickle():
+            while not stop.wait(4):
+                for s in slow:
+                    try:
+                        s.send(b"{")
+                    except OSError:
+                        pass
+
+        def client():
+            while not stop.is_set():
+                res = _timed_get(f"{nh.endpoint}/api/models/{public}", None)
+                with lock:
+                    results.append(res)
+                time.sleep(0.2)
+
+        workers = [threading.Thread(target=trickle)] + [threading.Thread(target=client) for _ in range(10)]
+        for w in workers:
+            w.start()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 20:
+            time.sleep(1)
+            threads_seen.append(server_threads(nh))
+        stop.set()
+        for w in workers:
+            w.join(timeout=10)
+    finally:
+        stop.set()
+        for s in slow:
+            s.close()
+    assert results, "no normal request ran"
+    bad = [r for r in results if r[1] != 200 or r[0] > 1.0]
+    assert not bad, (f"{len(bad)} of {len(results)} normal requests failed or took over 1 s "
+                     f"(first: {bad[:5]}); max {max(r[0] for r in results):.2f}s")
+    assert max(threads_seen) <= 100, f"server threads grew with the slow bodies: {threads_seen}"
