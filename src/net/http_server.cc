@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -47,36 +48,35 @@ bool PeerHungUp(int fd) {
   return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
-// A blocking socket as a Beast SyncReadStream. SO_RCVTIMEO on the socket turns
-// a stalled peer into a timed_out error instead of a hung thread.
+// A socket as a Beast SyncReadStream. Reads never block in recv(): they wait in
+// poll(), so that the wait can be bounded and measured.
+//  - no-wait mode (request heads): a read with nothing to read fails with
+//    would_block at once; the worker then parks the connection.
+//  - waiting mode (bodies): a read waits up to the I/O timeout; with a rate
+//    guard, every body_rate_window of waiting must have brought min_rate bytes
+//    per second of it, else the read fails with timed_out and too_slow().
 class FdStream {
  public:
   explicit FdStream(int fd) : fd_(fd) {}
+
+  void SetNoWait(bool no_wait) { no_wait_ = no_wait; }
+  void SetIoTimeout(int timeout_ms) { io_timeout_ms_ = std::max(1, timeout_ms); }
+  // Starts a rate guard (0 bytes/s = none) with a fresh window.
+  void SetRateGuard(int64_t min_bytes_per_s, int window_ms) {
+    min_rate_ = min_bytes_per_s;
+    window_ms_ = std::max(1, window_ms);
+    waited_ms_ = 0;
+    window_bytes_ = bytes_read_;
+    too_slow_ = false;
+  }
+  bool too_slow() const { return too_slow_; }
 
   template <class MutableBufferSequence>
   size_t read_some(const MutableBufferSequence& buffers, boost::system::error_code& ec) {
     for (auto it = boost::asio::buffer_sequence_begin(buffers); it != boost::asio::buffer_sequence_end(buffers); ++it) {
       boost::asio::mutable_buffer b = *it;
       if (b.size() == 0) continue;
-      while (true) {
-        ssize_t n = ::recv(fd_, b.data(), b.size(), 0);
-        if (n > 0) {
-          ec = {};
-          bytes_read_ += n;
-          return size_t(n);
-        }
-        if (n == 0) {
-          ec = boost::asio::error::eof;
-          return 0;
-        }
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          ec = boost::asio::error::timed_out;
-        } else {
-          ec = boost::system::error_code(errno, boost::system::system_category());
-        }
-        return 0;
-      }
+      return ReadInto(b.data(), b.size(), ec);
     }
     ec = {};
     return 0;
@@ -93,7 +93,69 @@ class FdStream {
   int64_t bytes_read() const { return bytes_read_; }
 
  private:
+  size_t ReadInto(void* data, size_t size, boost::system::error_code& ec) {
+    int64_t waited_this_read_ms = 0;
+    while (true) {
+      ssize_t n = ::recv(fd_, data, size, MSG_DONTWAIT);
+      if (n > 0) {
+        ec = {};
+        bytes_read_ += n;
+        return size_t(n);
+      }
+      if (n == 0) {
+        ec = boost::asio::error::eof;
+        return 0;
+      }
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        ec = boost::system::error_code(errno, boost::system::system_category());
+        return 0;
+      }
+      if (no_wait_) {
+        ec = boost::asio::error::would_block;
+        return 0;
+      }
+      int64_t timeout_ms = io_timeout_ms_ - waited_this_read_ms;
+      if (min_rate_ > 0) timeout_ms = std::min<int64_t>(timeout_ms, window_ms_ - waited_ms_);
+      timeout_ms = std::max<int64_t>(timeout_ms, 1);
+      struct pollfd pfd = {fd_, POLLIN, 0};
+      auto t0 = std::chrono::steady_clock::now();
+      int pr = ::poll(&pfd, 1, int(timeout_ms));
+      if (pr < 0 && errno != EINTR) {
+        ec = boost::system::error_code(errno, boost::system::system_category());
+        return 0;
+      }
+      int64_t waited =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+      waited_this_read_ms += waited;
+      if (min_rate_ > 0) {
+        waited_ms_ += waited;
+        if (waited_ms_ >= window_ms_) {
+          // A window of waiting is over: it must have brought its share of bytes.
+          if ((bytes_read_ - window_bytes_) * 1000 < min_rate_ * window_ms_) {
+            too_slow_ = true;
+            ec = boost::asio::error::timed_out;
+            return 0;
+          }
+          waited_ms_ = 0;
+          window_bytes_ = bytes_read_;
+        }
+      }
+      if (pr == 0 && waited_this_read_ms >= io_timeout_ms_) {
+        ec = boost::asio::error::timed_out;
+        return 0;
+      }
+    }
+  }
+
   int fd_;
+  bool no_wait_ = true;
+  int io_timeout_ms_ = 300 * 1000;
+  int64_t min_rate_ = 0;
+  int64_t window_ms_ = 1;
+  int64_t waited_ms_ = 0;      // time spent waiting in the current window
+  int64_t window_bytes_ = 0;   // bytes_read_ when the window began
+  bool too_slow_ = false;
   int64_t bytes_read_ = 0;
 };
 
@@ -113,29 +175,49 @@ Status SendAll(int fd, const char* data, size_t n) {
 using HeaderParser = http::request_parser<http::empty_body>;
 using BodyParser = http::request_parser<http::buffer_body>;
 
+// Errors while reading a request body are the client's: a body that ends early,
+// a malformed chunk or trailer, a stalled upload. They are InvalidArgument (400)
+// for the handler, and the server answers 4xx whatever the handler did with them.
 class ParserBodyReader : public BodyReader {
  public:
-  ParserBodyReader(int fd, FdStream* stream, boost::beast::flat_buffer* buf, BodyParser* parser, bool expect_continue)
-      : fd_(fd), stream_(stream), buf_(buf), parser_(parser), expect_continue_(expect_continue) {}
+  ParserBodyReader(int fd, FdStream* stream, boost::beast::flat_buffer* buf, BodyParser* parser, bool expect_continue,
+                   int64_t min_rate, int window_s)
+      : fd_(fd),
+        stream_(stream),
+        buf_(buf),
+        parser_(parser),
+        expect_continue_(expect_continue),
+        min_rate_(min_rate),
+        window_s_(window_s),
+        stream_start_(stream->bytes_read()),
+        buffered_start_(int64_t(buf->size())) {}
 
   Result<size_t> Read(char* out, size_t n) override {
+    if (failed_) return error_;
     if (parser_->is_done() || n == 0) return size_t(0);
     if (expect_continue_) {
       expect_continue_ = false;
       static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
       MH_RETURN_IF_ERROR(SendAll(fd_, kContinue, sizeof(kContinue) - 1));
     }
+    if (!guarded_) {
+      // The rate window starts when the handler first asks for the body (after any 100 Continue).
+      guarded_ = true;
+      stream_->SetRateGuard(min_rate_, window_s_ * 1000);
+    }
     while (true) {
       auto& body = parser_->get().body();
       body.data = out;
       body.size = n;
       boost::system::error_code ec;
-      http::read(*stream_, *buf_, *parser_, ec);
-      if (ec == http::error::need_buffer) ec = {};
-      if (ec) {
-        failed_ = true;
-        return Status::IOError("reading request body: " + ec.message());
+      try {
+        http::read(*stream_, *buf_, *parser_, ec);
+      } catch (const std::exception& e) {
+        // Beast throws for some oversized fields (e.g. a trailer value past 64 KiB).
+        return Fail(Status::InvalidArgument(std::string("malformed request body: ") + e.what(), "BadRequest"));
       }
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) return Fail(BodyError(ec));
       size_t got = n - body.size;
       body.data = nullptr;
       if (got > 0 || parser_->is_done()) {
@@ -146,15 +228,48 @@ class ParserBodyReader : public BodyReader {
   }
   bool done() const override { return parser_->is_done(); }
   bool failed() const { return failed_; }
+  const Status& error() const { return error_; }
   int64_t received() const { return received_; }
+  // Body bytes that arrived from the client, whether or not the handler took them.
+  int64_t arrived() const {
+    return std::max<int64_t>(0, stream_->bytes_read() - stream_start_ + buffered_start_ - int64_t(buf_->size()));
+  }
 
  private:
+  Status Fail(Status s) {
+    failed_ = true;
+    error_ = std::move(s);
+    return error_;
+  }
+  Status BodyError(const boost::system::error_code& ec) const {
+    if (stream_->too_slow()) {
+      return Status::InvalidArgument(fmt::format("request body arrived slower than {} bytes/s over {} s", min_rate_,
+                                                 window_s_),
+                                     "RequestBodyTooSlow");
+    }
+    if (ec == boost::asio::error::timed_out) {
+      return Status::InvalidArgument("request body stalled past the I/O timeout", "RequestBodyTooSlow");
+    }
+    if (ec == http::error::partial_message || ec == http::error::end_of_stream || ec == boost::asio::error::eof ||
+        ec.category() == boost::system::system_category()) {
+      return Status::InvalidArgument("request body ended before its announced length (" + ec.message() + ")",
+                                     "IncompleteRequestBody");
+    }
+    return Status::InvalidArgument("malformed request body: " + ec.message(), "BadRequest");
+  }
+
   int fd_;
   FdStream* stream_;
   boost::beast::flat_buffer* buf_;
   BodyParser* parser_;
   bool expect_continue_;
+  int64_t min_rate_;
+  int window_s_;
+  int64_t stream_start_;
+  int64_t buffered_start_;
+  bool guarded_ = false;
   bool failed_ = false;
+  Status error_;
   int64_t received_ = 0;
 };
 
@@ -224,6 +339,18 @@ void SendSimpleError(int fd, int status, const std::string& code, const std::str
   (void)SendAll(fd, body.data(), body.size());
 }
 
+// An HF-style error answer built here (the server's own refusals; the api layer has WriteError).
+void SetErrorResponse(Response& resp, int status, const std::string& code, const std::string& message) {
+  std::string safe;
+  for (char ch : message) safe += (static_cast<unsigned char>(ch) < 0x20 || ch == '"' || ch == '\\') ? ' ' : ch;
+  resp.stream.reset();
+  resp.headers.clear();
+  resp.SetJson(status, fmt::format("{{\"error\":\"{}\"}}", safe));
+  resp.SetHeader("X-Error-Code", code);
+  resp.SetHeader("X-Error-Message", safe);
+  resp.close = true;
+}
+
 // Request ids: a random per-process prefix and a counter (no syscall per request).
 std::string NextRequestId() {
   static const std::string prefix = RandomHex(4);
@@ -236,16 +363,65 @@ std::string NextRequestId() {
 // A client connection. Exactly one worker serves it while `active`; otherwise it
 // is parked in the epoll set (EPOLLONESHOT: one worker is woken for it).
 struct HttpServer::Connection {
-  Connection(uint64_t id_in, int fd_in, std::string remote_in)
-      : id(id_in), fd(fd_in), remote(std::move(remote_in)), stream(fd_in) {}
+  Connection(uint64_t id_in, int fd_in, std::string remote_in, std::string client_in)
+      : id(id_in), fd(fd_in), remote(std::move(remote_in)), client(std::move(client_in)), stream(fd_in) {}
   uint64_t id;
   int fd;
   std::string remote;
+  std::string client;             // the key of the per-client limit
   FdStream stream;
-  boost::beast::flat_buffer buf;  // bytes read past the last request (pipelining)
-  bool active = false;            // guarded by HttpServer::mu_
-  std::chrono::steady_clock::time_point parked_at = std::chrono::steady_clock::now();  // guarded by mu_
+  boost::beast::flat_buffer buf;  // bytes read past the last request (pipelining) or of a pending head
+  size_t head_scanned = 0;        // bytes of buf already searched for the end of the head
+  // Fields below: written by the worker while active, read by others only while parked; guarded by mu_.
+  bool active = false;
+  std::chrono::steady_clock::time_point parked_at = std::chrono::steady_clock::now();
+  // A head is pending (a new connection, or bytes of the next request arrived) since head_since;
+  // otherwise the connection is idle between requests.
+  bool head_pending = true;
+  std::chrono::steady_clock::time_point head_since = std::chrono::steady_clock::now();
+  bool deferred = false;     // a complete head waits in deferred_ for a request slot of its client
+  bool holds_slot = false;   // counted in client_requests_
 };
+
+namespace {
+
+// The per-client key: the IPv4 address (also when IPv4-mapped), or the /64 of an IPv6 address
+// (one host commonly holds a whole /64).
+std::string ClientKey(const sockaddr_storage& ss) {
+  char addr[INET6_ADDRSTRLEN] = "?";
+  if (ss.ss_family == AF_INET) {
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr, addr, sizeof addr);
+    return addr;
+  }
+  if (ss.ss_family == AF_INET6) {
+    const auto& a6 = reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+      ::inet_ntop(AF_INET, &a6.s6_addr[12], addr, sizeof addr);
+      return addr;
+    }
+    struct in6_addr prefix = a6;
+    std::memset(&prefix.s6_addr[8], 0, 8);
+    ::inet_ntop(AF_INET6, &prefix, addr, sizeof addr);
+    return std::string(addr) + "/64";
+  }
+  return addr;
+}
+
+// Methods the server implements; anything else is 501 before any handler runs.
+bool Implemented(http::verb v) {
+  switch (v) {
+    case http::verb::get:
+    case http::verb::head:
+    case http::verb::post:
+    case http::verb::put:
+    case http::verb::delete_:
+    case http::verb::options:
+    case http::verb::patch: return true;
+    default: return false;
+  }
+}
+
+}  // namespace
 
 HttpServer::HttpServer(HttpServerOptions opts, Handler handler, Metrics* metrics)
     : opts_(std::move(opts)),
@@ -288,6 +464,22 @@ Status HttpServer::Listen() {
   port_ = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
                                    : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
   listen_fd_ = fd;
+  // Every connection is a descriptor: take the hard limit, and keep room for files, databases and git.
+  struct rlimit rl = {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    if (rl.rlim_cur < rl.rlim_max) {
+      rl.rlim_cur = rl.rlim_max;
+      (void)::setrlimit(RLIMIT_NOFILE, &rl);
+      (void)::getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    constexpr rlim_t kReserve = 256;
+    if (rl.rlim_cur != RLIM_INFINITY && rlim_t(opts_.max_connections) + kReserve > rl.rlim_cur) {
+      int fit = rl.rlim_cur > kReserve + 16 ? int(rl.rlim_cur - kReserve) : 16;
+      LogWarn("open file limit {} leaves room for {} connections, not {}: raise it (ulimit -n, LimitNOFILE)",
+              uint64_t(rl.rlim_cur), fit, opts_.max_connections);
+      opts_.max_connections = fit;
+    }
+  }
   return Status::Ok();
 }
 
@@ -313,12 +505,15 @@ void HttpServer::Serve() {
       // Every worker busy and none finished a request since the last look: they are all
       // in long requests (downloads, pushes). Add a worker so parked connections keep moving.
       std::lock_guard<std::mutex> lock(mu_);
+      bool spawned = false;
       if (idle_workers_ == 0 && workers_ > 0 && served_ == served_before && workers_ <= opts_.max_connections) {
         SpawnWorker();
+        spawned = true;
       }
       served_before = served_;
-      // Look again soon only while no worker is idle.
-      wait_ms = idle_workers_ == 0 ? int(kStallCheck.count()) : 250;
+      // Look again soon while no worker is idle, or one was just added (it may be taken at once
+      // by a queued connection: the stall may go on).
+      wait_ms = idle_workers_ == 0 || spawned ? int(kStallCheck.count()) : 250;
     }
     if (std::chrono::steady_clock::now() - last_reap > std::chrono::milliseconds(250)) {
       ReapIdle();
@@ -328,21 +523,38 @@ void HttpServer::Serve() {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
-    if (fd < 0) continue;
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors: the connection stays in the backlog; do not spin on it.
+        LogWarn("accept: {}", std::strerror(errno));
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      continue;
+    }
     char addr[INET6_ADDRSTRLEN] = "?";
     if (ss.ss_family == AF_INET) {
       ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, addr, sizeof addr);
     } else if (ss.ss_family == AF_INET6) {
       ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, addr, sizeof addr);
     }
+    std::string client = ClientKey(ss);
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     struct timeval tv = {opts_.io_timeout_s, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     std::lock_guard<std::mutex> lock(mu_);
-    if (connections_ >= opts_.max_connections) {
-      SendSimpleError(fd, 503, "TooManyConnections", "the server is at its connection limit; retry later");
+    bool client_full = false;
+    if (!MakeRoom(client, &client_full)) {
+      // Every connection that could give way is in a request: refuse this one.
+      if (client_full) {
+        metrics_->AddCounter("connections_refused_client_limit", 1);
+        SendSimpleError(fd, 429, "TooManyConnections",
+                        "this client holds the most connections allowed per client address; retry later");
+      } else {
+        metrics_->AddCounter("connections_refused_server_limit", 1);
+        SendSimpleError(fd, 503, "TooManyConnections", "the server is at its connection limit; retry later");
+      }
       ::close(fd);
       continue;
     }
@@ -355,7 +567,10 @@ void HttpServer::Serve() {
       ::close(fd);
       continue;
     }
-    conns_.emplace(id, std::make_unique<Connection>(id, fd, addr));
+    auto conn = std::make_unique<Connection>(id, fd, addr, client);
+    conn->stream.SetIoTimeout(opts_.io_timeout_s * 1000);
+    conns_.emplace(id, std::move(conn));
+    per_client_[client]++;
     connections_++;
     metrics_->connections_open++;
     if (idle_workers_ == 0 && workers_ < base_workers_) SpawnWorker();
@@ -391,20 +606,68 @@ void HttpServer::CloseConnection(uint64_t id) {
   if (it == conns_.end()) return;
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second->fd, nullptr);
   ::close(it->second->fd);
+  auto pc = per_client_.find(it->second->client);
+  if (pc != per_client_.end() && --pc->second <= 0) per_client_.erase(pc);
   conns_.erase(it);
   connections_--;
   metrics_->connections_open--;
   cv_.notify_all();
 }
 
+bool HttpServer::MakeRoom(const std::string& client, bool* client_full) {
+  *client_full = false;
+  const bool over_client = opts_.max_client_connections > 0 && [&] {
+    auto pc = per_client_.find(client);
+    return pc != per_client_.end() && pc->second >= opts_.max_client_connections;
+  }();
+  const bool over_server = connections_ >= opts_.max_connections;
+  if (!over_client && !over_server) return true;
+  // A parked connection (idle between requests, or waiting for its head) gives way: of this client
+  // at its own limit; at the server's limit, of the client holding the most connections (a flood
+  // from one address displaces itself, not others). The longest-parked one goes first.
+  Connection* victim = nullptr;
+  int victim_weight = -1;
+  for (const auto& [id, c] : conns_) {
+    if (c->active || c->deferred) continue;  // a deferred request arrived in time: it is served
+    int weight = 0;
+    if (over_client) {
+      if (c->client != client) continue;
+    } else {
+      auto pc = per_client_.find(c->client);
+      weight = pc == per_client_.end() ? 0 : pc->second;
+    }
+    if (victim == nullptr || weight > victim_weight || (weight == victim_weight && c->parked_at < victim->parked_at)) {
+      victim = c.get();
+      victim_weight = weight;
+    }
+  }
+  if (victim == nullptr) {
+    *client_full = over_client;
+    return false;
+  }
+  metrics_->AddCounter(over_client ? "connections_evicted_client_limit" : "connections_evicted_server_limit", 1);
+  CloseConnection(victim->id);
+  return true;
+}
+
 void HttpServer::ReapIdle() {
   auto now = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<uint64_t> expired;
+  int head_timeouts = 0;
   for (const auto& [id, c] : conns_) {
-    if (!c->active && now - c->parked_at > std::chrono::seconds(opts_.idle_timeout_s)) expired.push_back(id);
+    if (c->active || c->deferred) continue;
+    if (c->head_pending) {
+      if (now - c->head_since > std::chrono::seconds(opts_.head_timeout_s)) {
+        expired.push_back(id);
+        head_timeouts++;
+      }
+    } else if (now - c->parked_at > std::chrono::seconds(opts_.idle_timeout_s)) {
+      expired.push_back(id);
+    }
   }
   for (uint64_t id : expired) CloseConnection(id);
+  if (head_timeouts > 0) metrics_->AddCounter("connections_head_timeout", head_timeouts);
 }
 
 void HttpServer::WorkerLoop() {
@@ -432,29 +695,118 @@ void HttpServer::WorkerLoop() {
       --idle_workers_;
       if (idle_workers_ == 0 && workers_ < base_workers_) SpawnWorker();
     }
-    bool keep = ServeRequests(*c);
+    while (c != nullptr) {
+      After after = ServeRequests(*c);
+      std::lock_guard<std::mutex> lock(mu_);
+      ++served_;
+      if (after == After::kDeferred) {
+        c = nullptr;  // waits in deferred_, owned by no worker
+        break;
+      }
+      // The next waiting request of this client takes the slot, and this worker serves it.
+      Connection* next = ReleaseRequestSlot(*c);
+      if (after == After::kClose || stopping_.load()) {
+        CloseConnection(c->id);
+      } else {
+        // Park: mark inactive before re-arming, so the worker woken next finds it free.
+        c->active = false;
+        c->parked_at = std::chrono::steady_clock::now();
+        struct epoll_event re = {};
+        re.events = EPOLLIN | EPOLLONESHOT;
+        re.data.u64 = c->id;
+        if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->fd, &re) != 0) CloseConnection(c->id);
+      }
+      c = next;
+    }
     std::lock_guard<std::mutex> lock(mu_);
     ++idle_workers_;
-    ++served_;
-    if (!keep || stopping_.load()) {
-      CloseConnection(c->id);
-      continue;
-    }
-    // Park: mark inactive before re-arming, so the worker woken next finds it free.
-    c->active = false;
-    c->parked_at = std::chrono::steady_clock::now();
-    struct epoll_event re = {};
-    re.events = EPOLLIN | EPOLLONESHOT;
-    re.data.u64 = c->id;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->fd, &re) != 0) CloseConnection(c->id);
   }
 }
 
-bool HttpServer::ServeRequests(Connection& c) {
+bool HttpServer::AcquireRequestSlot(Connection& c) {
+  if (opts_.max_client_requests <= 0) return true;
+  std::lock_guard<std::mutex> lock(mu_);
+  int& n = client_requests_[c.client];
+  if (n < opts_.max_client_requests) {
+    n++;
+    c.holds_slot = true;
+    return true;
+  }
+  // Checked and queued under one lock: a slot given back later finds this connection.
+  c.deferred = true;
+  c.active = false;
+  c.parked_at = std::chrono::steady_clock::now();
+  deferred_[c.client].push_back(c.id);
+  metrics_->AddCounter("requests_deferred_client_limit", 1);
+  return false;
+}
+
+HttpServer::Connection* HttpServer::ReleaseRequestSlot(Connection& c) {
+  if (!c.holds_slot) return nullptr;
+  c.holds_slot = false;
+  auto q = deferred_.find(c.client);
+  while (q != deferred_.end() && !q->second.empty()) {
+    uint64_t id = q->second.front();
+    q->second.pop_front();
+    auto it = conns_.find(id);
+    if (it == conns_.end() || !it->second->deferred) continue;  // closed meanwhile
+    Connection* next = it->second.get();
+    next->deferred = false;
+    next->active = true;
+    next->holds_slot = true;  // the slot passes on
+    if (q->second.empty()) deferred_.erase(q);
+    return next;
+  }
+  if (q != deferred_.end()) deferred_.erase(q);
+  auto n = client_requests_.find(c.client);
+  if (n != client_requests_.end() && --n->second <= 0) client_requests_.erase(n);
+  return nullptr;
+}
+
+HttpServer::After HttpServer::ServeRequests(Connection& c) {
   while (true) {
-    if (!ServeOne(c)) return false;
-    // Another request already read (pipelined): serve it now; else wait in the epoll set.
-    if (c.buf.size() == 0) return true;
+    switch (ReadHead(c)) {
+      case HeadState::kClosed: return After::kClose;
+      case HeadState::kPending: return After::kPark;  // wait in the epoll set for the rest of the head
+      case HeadState::kReady: break;
+    }
+    if (!c.holds_slot && !AcquireRequestSlot(c)) return After::kDeferred;
+    if (!ServeOne(c)) return After::kClose;
+    c.head_scanned = 0;
+    // Bytes of the next request already read (pipelining): its head is pending from now.
+    c.head_pending = c.buf.size() > 0;
+    if (c.head_pending) c.head_since = std::chrono::steady_clock::now();
+    if (!c.head_pending) return After::kPark;
+  }
+}
+
+HttpServer::HeadState HttpServer::ReadHead(Connection& c) {
+  auto complete = [&c] {
+    auto data = c.buf.data();
+    std::string_view seen(static_cast<const char*>(data.data()), data.size());
+    size_t from = c.head_scanned >= 3 ? c.head_scanned - 3 : 0;
+    if (seen.find("\r\n\r\n", from) != std::string_view::npos) return true;
+    c.head_scanned = seen.size();  // searched: a terminator can only end past it
+    return false;
+  };
+  if (c.buf.size() > 0 && complete()) return HeadState::kReady;
+  while (true) {
+    if (c.buf.size() > opts_.max_header_bytes) return HeadState::kReady;  // the parser answers 431
+    size_t want = std::max<size_t>(opts_.max_header_bytes + 1 - c.buf.size(), 4096);
+    auto space = c.buf.prepare(std::min<size_t>(want, 64 * 1024));
+    ssize_t n = ::recv(c.fd, space.data(), space.size(), MSG_DONTWAIT);
+    if (n > 0) {
+      c.buf.commit(size_t(n));
+      if (!c.head_pending) {
+        c.head_pending = true;
+        c.head_since = std::chrono::steady_clock::now();
+      }
+      if (complete()) return HeadState::kReady;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return HeadState::kPending;
+    return HeadState::kClosed;  // the client closed (or reset) before a complete head
   }
 }
 
@@ -467,13 +819,23 @@ bool HttpServer::ServeOne(Connection& c) {
   // Beast 1.74 mishandles boost::none here (len > none is true): use the max.
   hp.body_limit(std::numeric_limits<std::uint64_t>::max());
   boost::system::error_code ec;
-  http::read_header(c.stream, c.buf, hp, ec);
+  // The head is in c.buf (ReadHead): parsing it must not wait for the socket.
+  c.stream.SetNoWait(true);
+  try {
+    http::read_header(c.stream, c.buf, hp, ec);
+  } catch (const std::exception& e) {
+    SendSimpleError(fd, 400, "BadRequest", "malformed HTTP request head");
+    return false;
+  }
+  c.stream.SetNoWait(false);
   if (ec) {
     if (ec == http::error::end_of_stream || ec == boost::asio::error::eof || ec == boost::asio::error::timed_out ||
         ec == boost::asio::error::connection_reset) {
       return false;
     }
-    if (ec == http::error::header_limit) {
+    if (ec == boost::asio::error::would_block) {
+      SendSimpleError(fd, 400, "BadRequest", "malformed HTTP request head");
+    } else if (ec == http::error::header_limit) {
       SendSimpleError(fd, 431, "HeadersTooLarge",
                       fmt::format("request headers exceed the limit of {} bytes", opts_.max_header_bytes));
     } else {
@@ -497,32 +859,50 @@ bool HttpServer::ServeOne(Connection& c) {
   if (auto e = req.Header("expect")) expect_continue = ToLower(*e) == "100-continue";
   keep_alive = msg.keep_alive();
 
+  const bool implemented = Implemented(msg.method());
   BodyParser bp(std::move(hp));
   bp.body_limit(std::numeric_limits<std::uint64_t>::max());
-  ParserBodyReader body(fd, &c.stream, &c.buf, &bp, expect_continue && (req.content_length > 0 || req.chunked));
+  ParserBodyReader body(fd, &c.stream, &c.buf, &bp,
+                        implemented && expect_continue && (req.content_length > 0 || req.chunked),
+                        opts_.min_body_rate, opts_.body_rate_window_s);
   req.body = &body;
   req.client_gone = [fd] { return PeerHungUp(fd); };
 
   std::string request_id = NextRequestId();
   Response resp;
-  try {
-    handler_(req, resp);
-  } catch (const std::exception& e) {
-    LogError("request {} {} {}: unhandled exception: {}", request_id, req.method, req.target, e.what());
-    resp = Response();
-    resp.SetJson(500, R"({"error":"internal server error"})");
-    resp.SetHeader("X-Error-Message", "internal server error");
+  if (!implemented) {
+    SetErrorResponse(resp, 501, "NotImplemented", "method " + req.method + " is not implemented");
+    resp.close = true;  // its body (if any) is not read
+  } else {
+    try {
+      handler_(req, resp);
+    } catch (const std::exception& e) {
+      LogError("request {} {} {}: unhandled exception: {}", request_id, req.method, req.target, e.what());
+      resp = Response();
+      resp.SetJson(500, R"({"error":"internal server error"})");
+      resp.SetHeader("X-Error-Message", "internal server error");
+    }
+  }
+  // A request whose body failed is the client's mistake, whatever the handler made of it.
+  if (body.failed() && (resp.status < 400 || resp.status >= 500)) {
+    SetErrorResponse(resp, 400, body.error().hub_code().empty() ? "BadRequest" : body.error().hub_code(),
+                     body.error().message());
   }
   resp.SetHeader("X-Request-Id", request_id);
 
-  // A body the handler did not consume: drain a little, else close.
+  // A body the handler did not consume: drain a little (so that the client reads the answer rather
+  // than a reset), for a bounded time (a refused slow body must not hold the worker), else close.
   if (!body.done() && !body.failed()) {
     if (req.content_length >= 0 && req.content_length - body.received() <= (1 << 20)) {
+      constexpr auto kDrainFor = std::chrono::seconds(2);
+      const auto drain_until = std::chrono::steady_clock::now() + kDrainFor;
+      c.stream.SetIoTimeout(int(std::chrono::milliseconds(kDrainFor).count()));
       char sink[65536];
-      while (true) {
+      while (std::chrono::steady_clock::now() < drain_until) {
         auto n = body.Read(sink, sizeof sink);
         if (!n.ok() || *n == 0) break;
       }
+      c.stream.SetIoTimeout(opts_.io_timeout_s * 1000);
     }
     if (!body.done()) keep_alive = false;
   }
@@ -550,10 +930,13 @@ bool HttpServer::ServeOne(Connection& c) {
   if (!s.ok()) keep_alive = false;
 
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  metrics_->ObserveRequest(resp.route, req.method, resp.status, secs, body.received(), sent);
+  const int64_t in = std::max(body.received(), body.arrived());
+  metrics_->ObserveRequest(resp.route, req.method, resp.status, secs, in, sent);
   if (opts_.access_log) {
-    LogInfo("{} \"{} {}\" {} in={} out={} {:.1f}ms route={} id={}{}", c.remote, req.method, req.target, resp.status,
-            body.received(), sent, secs * 1000, resp.route, request_id, s.ok() ? "" : " send-error=" + s.message());
+    LogInfo("{} \"{} {}\" {} in={} out={} {:.1f}ms route={} id={}{}{}", c.remote, req.method, req.target, resp.status,
+            in, sent, secs * 1000, resp.route, request_id,
+            body.failed() ? " client-error=\"" + body.error().message() + "\"" : "",
+            s.ok() ? "" : " send-error=" + s.message());
   }
   return keep_alive;
 }

@@ -37,6 +37,11 @@ struct ServeOptions {
   int64_t max_json_bytes = 0;
   int64_t max_header_bytes = 0;
   int max_connections = 0;
+  int64_t max_client_connections = -1;  // -1 = default; 0 = no per-client limits
+  int64_t max_client_requests = -1;     // -1 = default; 0 = no limit
+  int64_t head_timeout_s = 0;
+  int64_t idle_timeout_s = 0;
+  int64_t min_body_rate = -1;  // -1 = default; 0 = off
   int64_t git_max_file_bytes = 0;
   std::string protect_default_branch;  // "", "true" or "false"
   int64_t git_timeout_s = 0;
@@ -77,6 +82,15 @@ Status LoadConfigFile(const std::string& path, ServeOptions& o) {
     else if (k == "max-json-bytes") MH_RETURN_IF_ERROR(num(o.max_json_bytes));
     else if (k == "max-header-bytes") MH_RETURN_IF_ERROR(num(o.max_header_bytes));
     else if (k == "git-max-file-bytes") MH_RETURN_IF_ERROR(num(o.git_max_file_bytes));
+    else if (k == "head-timeout-seconds") MH_RETURN_IF_ERROR(num(o.head_timeout_s));
+    else if (k == "idle-timeout-seconds") MH_RETURN_IF_ERROR(num(o.idle_timeout_s));
+    else if (k == "max-client-connections" || k == "max-client-requests" || k == "min-body-bytes-per-second") {
+      auto n = ParseInt64(v);  // 0 turns the limit off
+      if (!n || *n < 0) return Status::InvalidArgument(fmt::format("{}:{}: {} must be 0 or more", path, line_no, k));
+      (k == "max-client-connections" ? o.max_client_connections
+       : k == "max-client-requests"  ? o.max_client_requests
+                                     : o.min_body_rate) = *n;
+    }
     else if (k == "git-timeout-seconds") MH_RETURN_IF_ERROR(num(o.git_timeout_s));
     else if (k == "xet-token-ttl-seconds") MH_RETURN_IF_ERROR(num(o.xet_token_ttl_s));
     else if (k == "stale-lock-seconds") MH_RETURN_IF_ERROR(num(o.stale_lock_s));
@@ -136,6 +150,11 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   if (explicit_flags.count("max-json-bytes")) o.max_json_bytes = flag_values.max_json_bytes;
   if (explicit_flags.count("max-header-bytes")) o.max_header_bytes = flag_values.max_header_bytes;
   if (explicit_flags.count("max-connections")) o.max_connections = flag_values.max_connections;
+  if (explicit_flags.count("max-client-connections")) o.max_client_connections = flag_values.max_client_connections;
+  if (explicit_flags.count("max-client-requests")) o.max_client_requests = flag_values.max_client_requests;
+  if (explicit_flags.count("head-timeout-seconds")) o.head_timeout_s = flag_values.head_timeout_s;
+  if (explicit_flags.count("idle-timeout-seconds")) o.idle_timeout_s = flag_values.idle_timeout_s;
+  if (explicit_flags.count("min-body-bytes-per-second")) o.min_body_rate = flag_values.min_body_rate;
   if (explicit_flags.count("git-max-file-bytes")) o.git_max_file_bytes = flag_values.git_max_file_bytes;
   if (explicit_flags.count("git-timeout-seconds")) o.git_timeout_s = flag_values.git_timeout_s;
   if (explicit_flags.count("protect-default-branch")) o.protect_default_branch = flag_values.protect_default_branch;
@@ -158,6 +177,14 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   hopts.port = int(*port);
   if (o.max_header_bytes > 0) hopts.max_header_bytes = size_t(o.max_header_bytes);
   if (o.max_connections > 0) hopts.max_connections = o.max_connections;
+  if (o.max_client_connections >= 0) hopts.max_client_connections = int(std::min<int64_t>(o.max_client_connections, 1 << 30));
+  if (o.max_client_requests >= 0) hopts.max_client_requests = int(std::min<int64_t>(o.max_client_requests, 1 << 30));
+  // Behind a proxy (--max-client-connections 0) every client is the proxy: no per-client share either,
+  // unless asked for explicitly.
+  if (o.max_client_connections == 0 && o.max_client_requests < 0) hopts.max_client_requests = 0;
+  if (o.head_timeout_s > 0) hopts.head_timeout_s = int(std::min<int64_t>(o.head_timeout_s, 86400));
+  if (o.idle_timeout_s > 0) hopts.idle_timeout_s = int(std::min<int64_t>(o.idle_timeout_s, 86400));
+  if (o.min_body_rate >= 0) hopts.min_body_rate = o.min_body_rate;
   hopts.access_log = !o.quiet;
 
   StorageConfig requested{o.metadata_url, o.blob_url};
@@ -238,6 +265,18 @@ int main(int argc, char** argv) {
   serve->add_option("--max-json-bytes", flags.max_json_bytes, "Largest JSON request body accepted");
   serve->add_option("--max-header-bytes", flags.max_header_bytes, "Largest request head accepted");
   serve->add_option("--max-connections", flags.max_connections, "Most client connections served at once");
+  serve->add_option("--max-client-connections", flags.max_client_connections,
+                    "Most connections one client address (IPv6: /64) holds (default 128; 0 = no limit, e.g. "
+                    "behind a proxy, which then limits its clients)");
+  serve->add_option("--max-client-requests", flags.max_client_requests,
+                    "Most requests one client address has in progress at once; more wait their turn (default 64; "
+                    "0 = no limit; off with --max-client-connections 0)");
+  serve->add_option("--head-timeout-seconds", flags.head_timeout_s,
+                    "A request head must arrive within this many seconds (default 20)");
+  serve->add_option("--idle-timeout-seconds", flags.idle_timeout_s,
+                    "Close keep-alive connections idle this long between requests (default 75)");
+  serve->add_option("--min-body-bytes-per-second", flags.min_body_rate,
+                    "Cut a request body slower than this over 20 s of waiting for it (default 1024; 0 = off)");
   serve->add_option("--git-max-file-bytes", flags.git_max_file_bytes,
                     "git push: files above this size must be LFS pointers (default 10 MiB)");
   serve->add_option("--git-timeout-seconds", flags.git_timeout_s, "git: longest upload-pack/receive-pack run");
@@ -358,7 +397,8 @@ int main(int argc, char** argv) {
   if (serve->parsed()) {
     std::set<std::string> explicit_flags;
     for (const char* f : {"data", "listen", "public-url", "max-commit-bytes", "max-json-bytes", "max-header-bytes",
-                          "max-connections", "git-max-file-bytes", "git-timeout-seconds",
+                          "max-connections", "max-client-connections", "max-client-requests", "head-timeout-seconds",
+                          "idle-timeout-seconds", "min-body-bytes-per-second", "git-max-file-bytes", "git-timeout-seconds",
                           "protect-default-branch", "xet", "xet-token-ttl-seconds", "xet-verify-floor-bytes",
                           "xet-verify-ratio", "metadata-url", "blob-url", "stale-lock-seconds", "metrics-public"}) {
       if (serve->count(std::string("--") + f) > 0) explicit_flags.insert(f);

@@ -87,7 +87,9 @@ class Cluster:
             (tmp / name).mkdir(parents=True, exist_ok=True)
             self.nodes.append(Hub(endpoint=self.endpoint, port=p, data_dir=self.data, binary=binary,
                                   log_path=tmp / name / "server.log", tmp=tmp / name,
-                                  extra_args=("--metadata-url", self.db, "--blob-url", self.blob_url)))
+                                  extra_args=("--metadata-url", self.db, "--blob-url", self.blob_url,
+                                              # behind nginx every connection is the proxy's (docs/deploy.md)
+                                              "--max-client-connections", "0")))
         self.nginx = None
 
     def start(self) -> None:

@@ -1,6 +1,7 @@
 // fuzz_http_server: the HTTP/1.1 front end (net/http_server.h) — request
-// line, headers, Content-Length / chunked bodies, Expect, keep-alive and
-// pipelining — through a real socket.
+// line, headers, Content-Length / chunked bodies and trailers, Expect,
+// keep-alive, pipelining, heads that arrive in pieces, methods the server does
+// not implement — through a real socket.
 //
 // One HttpServer is started per process on 127.0.0.1, port 0, with a handler
 // that reads the body (req.ReadBody(1 << 16)) and echoes what it saw. Each
@@ -65,7 +66,10 @@ struct Server {
     opts.max_header_bytes = 8 * 1024;  // small, so the fuzzer reaches the limit
     opts.max_connections = 64;
     opts.idle_timeout_s = 2;
+    opts.head_timeout_s = 2;
     opts.io_timeout_s = 2;
+    opts.max_client_connections = 8;  // every input comes from 127.0.0.1: the limit's eviction path runs
+    opts.body_rate_window_s = 1;
     opts.access_log = false;
     http = std::make_unique<HttpServer>(opts, Echo, &metrics);
     Status s = http->Listen();
