@@ -117,6 +117,7 @@ Status Hub::HandleCommit(Request& req, Response& resp, RepoRef& repo, const std:
         pc.lfs.push_back({path, ptr->oid, ptr->size});
         return Status::Ok();
       }
+      MH_RETURN_IF_ERROR(CheckPatternFile(path, content));
       if (path == ".gitattributes") {
         // Kept inline: LFS rules may be appended to it below.
         pc.ops.push_back({FileOp::Kind::kUpsert, path, std::move(content), ""});
@@ -240,28 +241,56 @@ Status Hub::HandleCommit(Request& req, Response& resp, RepoRef& repo, const std:
   }
 
   // ---- make sure every LFS path is covered by .gitattributes (so git clones smudge) ----
+  // The rules are parsed once per base and each LFS path matched against them (path_rules.h);
+  // a retry on a new head whose .gitattributes is the same blob reuses the result.
+  std::optional<std::string> attrs_source;  // blob id of the base .gitattributes ("" = none, "ops" = in the commit)
+  std::optional<FileOp> attrs_op;           // the .gitattributes this commit then writes, if any
   auto ensure_attrs = [&](const std::string& base_commit, std::vector<FileOp>& ops) -> Status {
+    if (pc.lfs.empty()) return Status::Ok();
     std::string attrs;
-    bool attrs_in_ops = false;
+    std::string source;
     for (const auto& op : ops) {
       if (op.path == ".gitattributes" && op.kind == FileOp::Kind::kUpsert) {
         attrs = op.content;
-        attrs_in_ops = true;
+        source = "ops";
       }
     }
-    if (!attrs_in_ops) {
+    if (source.empty()) {
       auto st = git->Stat(base_commit, ".gitattributes");
-      if (st.ok() && st->type == TreeEntry::Type::kFile) {
-        MH_ASSIGN_OR_RETURN(attrs, git->ReadBlob(st->oid));
+      if (st.ok() && st->type == TreeEntry::Type::kFile) source = st->oid;
+    }
+    if (attrs_source != source) {
+      attrs_op.reset();
+      PatternRules rules;
+      if (source == "ops") {
+        MH_ASSIGN_OR_RETURN(rules, PatternRules::ParseGitAttributes(attrs));
+      } else {
+        MH_ASSIGN_OR_RETURN(rules, ReadPatternRules(*git, base_commit, /*attributes=*/true));
+        if (!source.empty()) {
+          MH_ASSIGN_OR_RETURN(attrs, git->ReadBlob(source));
+        }
       }
+      std::string added;
+      for (const auto& l : pc.lfs) {
+        MH_ASSIGN_OR_RETURN(bool tracked, rules.Matches(l.path));
+        if (tracked) continue;
+        added += LfsAttributeLine(l.path);
+        MH_RETURN_IF_ERROR(rules.AddLfsPath(l.path));
+      }
+      if (!added.empty()) {
+        if (!attrs.empty() && attrs.back() != '\n') attrs += '\n';
+        attrs += added;
+        if (attrs.size() > kMaxPatternFileBytes) {
+          return Status::InvalidArgument(fmt::format(
+              ".gitattributes would grow past {} bytes (limit) with a line for each of these LFS files; add a "
+              "pattern that covers them (e.g. \"*.ext filter=lfs diff=lfs merge=lfs -text\")",
+              kMaxPatternFileBytes));
+        }
+        attrs_op = FileOp{FileOp::Kind::kUpsert, ".gitattributes", std::move(attrs), ""};
+      }
+      attrs_source = source;
     }
-    std::string added;
-    for (const auto& l : pc.lfs) {
-      if (!IsLfsTracked(attrs + added, l.path)) added += LfsAttributeLine(l.path);
-    }
-    if (added.empty()) return Status::Ok();
-    if (!attrs.empty() && attrs.back() != '\n') attrs += '\n';
-    ops.push_back({FileOp::Kind::kUpsert, ".gitattributes", attrs + added, ""});
+    if (attrs_op) ops.push_back(*attrs_op);
     return Status::Ok();
   };
 
