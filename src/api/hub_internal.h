@@ -61,6 +61,11 @@ Result<PatternRules> ReadPatternRules(GitRepo& git, const std::string& commit, b
 // the same check as a git push (server/git_hook.cc), so no write path stores one the others refuse.
 Status CheckPatternFile(const std::string& path, std::string_view content);
 
+// The longest NDJSON line a commit accepts (a max_inline_file "file" entry in base64), and the
+// smallest commit memory budget with which such a line can be parsed (hub_commit.cc).
+int64_t MaxCommitLine(const HubConfig& config);
+int64_t MinCommitMemoryBudget(const HubConfig& config);
+
 Status RepoNotFoundStatus();
 Status RevisionNotFoundStatus(const std::string& rev);
 Status EntryNotFoundStatus(const std::string& path);
