@@ -645,7 +645,9 @@ Result<bool> PatternRules::Matches(std::string_view path) {
 }
 
 bool GitPatternMatch(std::string_view pattern, std::string_view path) {
-  if (pattern.empty() || pattern.size() > kMaxPatternLineBytes || path.size() > kMaxMatchPathBytes) return false;
+  if (pattern.empty() || pattern.size() > kMaxPatternLineBytes || path.empty() || path.size() > kMaxMatchPathBytes) {
+    return false;  // an empty path names no file (and Matches agrees)
+  }
   auto p = Compile(pattern);
   if (!p) return false;
   PathBits bits(path);

@@ -89,7 +89,7 @@ class PatternRules {
 };
 
 // One pattern against one path (.gitignore syntax, no negation). Patterns longer than
-// kMaxPatternLineBytes never match.
+// kMaxPatternLineBytes never match, nor does an empty path.
 bool GitPatternMatch(std::string_view pattern, std::string_view path);
 // One-off forms: parse the text and match one path (false if the text exceeds a limit).
 // For many paths, parse once with PatternRules.
