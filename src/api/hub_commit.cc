@@ -291,6 +291,14 @@ Status Hub::HandleCommit(Request& req, Response& resp, RepoRef& repo, const std:
         }
       }
     }
+    if (c.dst == ".gitattributes" || c.dst == ".gitignore") {
+      // The same limits as a pattern file written inline (path_rules.h).
+      if (st->size > int64_t(kMaxPatternFileBytes)) {
+        return Status::InvalidArgument(fmt::format("{} is larger than {} bytes (limit)", c.dst, kMaxPatternFileBytes));
+      }
+      MH_ASSIGN_OR_RETURN(std::string text, git->ReadBlob(st->oid));
+      MH_RETURN_IF_ERROR(CheckPatternFile(c.dst, text));
+    }
     pc.ops.push_back({FileOp::Kind::kUpsert, c.dst, "", st->oid});
   }
 

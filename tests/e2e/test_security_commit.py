@@ -94,6 +94,14 @@ def test_commit_refuses_an_oversized_gitattributes(hub, repo):
     r = commit_raw(hub.endpoint, repo, hub.token("alice"), ndjson(header(), file_op(".gitignore", long_line)))
     body = assert_hf_error(r, 400, "BadRequest")
     assert ".gitignore: line 1 is longer than 2048 bytes (limit)" in body["error"], describe(r)
+    # nor can a copy put a file over the limits there
+    r = commit_raw(hub.endpoint, repo, hub.token("alice"), ndjson(header(), file_op("notes.txt", long_line)))
+    assert r.status_code == 200, describe(r)
+    before = head_sha(hub.endpoint, repo, hub.token("alice"))
+    r = commit_raw(hub.endpoint, repo, hub.token("alice"),
+                   ndjson(header(), {"key": "copyFile", "value": {"path": ".gitignore", "oldPath": "notes.txt"}}))
+    body = assert_hf_error(r, 400, "BadRequest")
+    assert ".gitignore: line 1 is longer than 2048 bytes (limit)" in body["error"], describe(r)
     assert head_sha(hub.endpoint, repo, hub.token("alice")) == before
 
 
