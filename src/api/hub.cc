@@ -160,7 +160,18 @@ Status EntryNotFoundStatus(const std::string& path) {
 // ---- Hub ------------------------------------------------------------------------
 
 Hub::Hub(HubConfig config, MetadataStore* meta, ChunkStore* content, Metrics* metrics)
-    : config_(std::move(config)), meta_(meta), content_(content), metrics_(metrics), auth_(meta) {
+    : config_(std::move(config)),
+      meta_(meta),
+      content_(content),
+      metrics_(metrics),
+      auth_(meta),
+      commit_memory_(std::max(config_.commit_memory_budget, MinCommitMemoryBudget(config_))) {
+  if (commit_memory_.capacity() > config_.commit_memory_budget) {
+    LogWarn("commit memory budget raised to {} bytes: one commit line of the inline file limit needs that much",
+            commit_memory_.capacity());
+  }
+  // A file preupload calls "regular" must fit in a commit's inline "file" entry.
+  config_.regular_file_max = std::min(config_.regular_file_max, config_.max_inline_file + 1);
   while (!config_.public_url.empty() && config_.public_url.back() == '/') config_.public_url.pop_back();
   if (config_.xet_enabled && content_ != nullptr) {
     XetShardLimits limits;

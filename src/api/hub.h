@@ -19,6 +19,7 @@
 
 #include "auth/auth.h"
 #include "auth/xet_token.h"
+#include "common/byte_budget.h"
 #include "common/status.h"
 #include "net/http.h"
 #include "net/metrics.h"
@@ -37,12 +38,19 @@ struct HubConfig {
   std::string signing_key;                           // HMAC key for signed URLs
   int64_t max_json_body = 16LL << 20;                // JSON request bodies
   int64_t max_commit_body = 2LL << 30;               // NDJSON commit bodies
-  int64_t max_inline_file = 64LL << 20;              // one base64-decoded "file" entry
+  // One base64-decoded "file" entry: the Hub's limit for files stored in git (larger files go
+  // through LFS/Xet, as preupload tells clients: regular_file_max).
+  int64_t max_inline_file = 10LL << 20;
+  // Memory that all NDJSON commit bodies in flight may hold together (the line being parsed, its
+  // JSON value and the decoded file: docs/security.md). A commit that cannot get its share within
+  // commit_memory_wait_ms answers 503 with Retry-After.
+  int64_t commit_memory_budget = 256LL << 20;
+  int64_t commit_memory_wait_ms = 30'000;
   int64_t max_lfs_object = 5LL << 40;                // one LFS object
   int64_t multipart_threshold = 64LL << 20;          // LFS uploads above this use multipart (when offered)
   int64_t multipart_part_size = 64LL << 20;
   int64_t signed_url_ttl_s = 24 * 3600;
-  int64_t regular_file_max = 10LL << 20;  // preupload: at or above this size => lfs
+  int64_t regular_file_max = 10LL << 20;  // preupload: at or above this size => lfs (at most max_inline_file + 1)
   // git smart HTTP (hub_git.cc; docs/protocols/git-http.md).
   int64_t git_max_file_bytes = 10LL << 20;      // push: larger files must be LFS pointers (pre-receive)
   bool protect_default_branch = true;           // push: no force push to / deletion of the default branch
@@ -202,6 +210,7 @@ class Hub {
   Metrics* metrics_;
   Authenticator auth_;
   std::unique_ptr<XetCas> xet_;  // null when Xet is disabled or there is no content store
+  ByteBudget commit_memory_;     // HandleCommit's buffers, across requests (config_.commit_memory_budget)
   std::mutex pool_mu_;
   std::unordered_map<int64_t, std::vector<std::unique_ptr<GitRepo>>> pool_;  // guarded by pool_mu_
   size_t pooled_ = 0;                                                        // guarded by pool_mu_

@@ -3,6 +3,9 @@
 // The body is parsed line by line as it streams in (it may be hundreds of MB
 // of base64). Every operation is validated before anything is written; the
 // branch then moves by compare-and-swap, so a commit is all or nothing.
+#include <algorithm>
+#include <chrono>
+
 #include <fmt/format.h>
 
 #include "api/hub_internal.h"
@@ -13,6 +16,25 @@
 #include "storage/gc/gc_lock.h"
 
 namespace modelhub {
+
+namespace {
+
+// The read buffer, and pending's capacity for commits whose lines are all short.
+constexpr size_t kReadChunk = 256 << 10;
+constexpr size_t kSmallLines = 1 << 20;
+
+// What a commit holding `capacity` bytes of unparsed NDJSON is charged against the commit memory
+// budget: the read buffer, pending itself, and while a line is handled the JSON parser's token
+// buffer, the parsed value's copy of the content and the decoded file (~0.75x): 4x in all.
+int64_t CommitMemoryCharge(size_t capacity) { return int64_t(kReadChunk) + 4 * int64_t(capacity); }
+
+}  // namespace
+
+int64_t MaxCommitLine(const HubConfig& config) { return config.max_inline_file / 3 * 4 + 4096; }
+
+int64_t MinCommitMemoryBudget(const HubConfig& config) {
+  return CommitMemoryCharge(kSmallLines) + CommitMemoryCharge(size_t(MaxCommitLine(config)) + kReadChunk);
+}
 
 namespace {
 
@@ -65,7 +87,7 @@ Status Hub::HandleCommit(Request& req, Response& resp, RepoRef& repo, const std:
   std::string pending;
   int64_t total = 0;
   int64_t line_no = 0;
-  int64_t max_line = config_.max_inline_file / 3 * 4 + 4096;
+  int64_t max_line = MaxCommitLine(config_);
   auto handle_line = [&](std::string_view line) -> Status {
     ++line_no;
     if (Trim(line).empty()) return Status::Ok();
@@ -99,17 +121,18 @@ Status Hub::HandleCommit(Request& req, Response& resp, RepoRef& repo, const std:
       }
       std::string content;
       if (encoding == "base64") {
-        auto d = Base64Decode(v["content"].get<std::string>());
+        auto d = Base64Decode(v["content"].get_ref<const std::string&>());
         if (!d) return Status::InvalidArgument("Invalid base64 content for " + path);
         content = std::move(*d);
       } else if (encoding == "utf-8" || encoding == "utf8") {
-        content = v["content"].get<std::string>();
+        content = v["content"].get_ref<const std::string&>();
       } else {
         return Status::InvalidArgument("Unknown encoding '" + encoding + "' for " + path);
       }
       if (int64_t(content.size()) > config_.max_inline_file) {
-        return Status::TooLarge(fmt::format("{} is larger than {} bytes; upload it with LFS", path,
-                                            config_.max_inline_file));
+        return Status::TooLarge(fmt::format("{} is larger than {} bytes, the limit for a file stored in git; upload "
+                                            "it with LFS (preupload answers \"lfs\" for it)",
+                                            path, config_.max_inline_file));
       }
       // A pointer file is an LFS reference whatever operation carries it: it takes the ownership
       // check of `lfsFile` below (storage/meta/object_ownership.h), never a plain blob write.
@@ -117,6 +140,7 @@ Status Hub::HandleCommit(Request& req, Response& resp, RepoRef& repo, const std:
         pc.lfs.push_back({path, ptr->oid, ptr->size});
         return Status::Ok();
       }
+      MH_RETURN_IF_ERROR(CheckPatternFile(path, content));
       if (path == ".gitattributes") {
         // Kept inline: LFS rules may be appended to it below.
         pc.ops.push_back({FileOp::Kind::kUpsert, path, std::move(content), ""});
@@ -166,13 +190,30 @@ Status Hub::HandleCommit(Request& req, Response& resp, RepoRef& repo, const std:
     return Status::InvalidArgument(fmt::format("Line {}: unknown operation key '{}'", line_no, key));
   };
 
-  std::vector<char> buf(1 << 20);
+  // Memory: the unparsed NDJSON (pending) and, while a line is handled, its JSON value (the
+  // parser's token buffer and the value's copy) and the decoded file: CommitMemoryCharge. That is drawn from the server-wide commit budget
+  // before pending grows, so all commits in flight together stay within it. pending has two
+  // sizes: kSmallLines for lines up to 1 MiB (most commits never leave it), and room for the
+  // longest line allowed; a small lease leaves room for one large one (ByteBudget::GrowTo).
+  const size_t small_capacity = kSmallLines;
+  const size_t large_capacity = size_t(max_line) + kReadChunk;
+  const int64_t small_charge = CommitMemoryCharge(small_capacity);
+  const int64_t large_charge = CommitMemoryCharge(large_capacity);
+  auto wait = std::chrono::milliseconds(config_.commit_memory_wait_ms);
+  ByteBudget::Lease lease = commit_memory_.NewLease();
+  MH_RETURN_IF_ERROR(lease.GrowTo(small_charge, wait, large_charge - small_charge));
+  pending.reserve(small_capacity);
+  std::vector<char> buf(kReadChunk);
   while (true) {
     MH_ASSIGN_OR_RETURN(size_t n, req.body->Read(buf.data(), buf.size()));
     if (n == 0) break;
     total += int64_t(n);
     if (total > config_.max_commit_body) {
       return Status::TooLarge(fmt::format("Commit body exceeds the limit of {} bytes", config_.max_commit_body));
+    }
+    if (pending.size() + n > pending.capacity()) {
+      MH_RETURN_IF_ERROR(lease.GrowTo(large_charge, wait));
+      pending.reserve(large_capacity);
     }
     pending.append(buf.data(), n);
     size_t start = 0;
@@ -184,10 +225,24 @@ Status Hub::HandleCommit(Request& req, Response& resp, RepoRef& repo, const std:
     }
     pending.erase(0, start);
     if (int64_t(pending.size()) > max_line) {
-      return Status::TooLarge(fmt::format("NDJSON line {} is longer than {} bytes", line_no + 1, max_line));
+      return Status::TooLarge(fmt::format(
+          "NDJSON line {} is longer than {} bytes: a \"file\" entry carries at most {} bytes; upload larger files "
+          "with LFS (preupload answers \"lfs\" for them)",
+          line_no + 1, max_line, config_.max_inline_file));
+    }
+    if (pending.capacity() > small_capacity && pending.size() + kReadChunk <= small_capacity) {
+      // The large line is done: give its memory back to the other commits.
+      std::string small;
+      small.reserve(small_capacity);
+      small.append(pending);
+      pending.swap(small);
+      std::string().swap(small);
+      lease.ShrinkTo(small_charge);
     }
   }
   if (!pending.empty()) MH_RETURN_IF_ERROR(handle_line(pending));
+  std::string().swap(pending);
+  lease.ShrinkTo(0);
   if (!pc.saw_header) return Status::InvalidArgument("The commit has no header line");
   if (pc.summary.empty()) pc.summary = "Upload with modelhub";
   if (pc.ops.empty() && pc.lfs.empty() && pc.copies.empty()) {
@@ -236,32 +291,68 @@ Status Hub::HandleCommit(Request& req, Response& resp, RepoRef& repo, const std:
         }
       }
     }
+    if (c.dst == ".gitattributes" || c.dst == ".gitignore") {
+      // The same limits as a pattern file written inline (path_rules.h).
+      if (st->size > int64_t(kMaxPatternFileBytes)) {
+        return Status::InvalidArgument(fmt::format("{} is larger than {} bytes (limit)", c.dst, kMaxPatternFileBytes));
+      }
+      MH_ASSIGN_OR_RETURN(std::string text, git->ReadBlob(st->oid));
+      MH_RETURN_IF_ERROR(CheckPatternFile(c.dst, text));
+    }
     pc.ops.push_back({FileOp::Kind::kUpsert, c.dst, "", st->oid});
   }
 
   // ---- make sure every LFS path is covered by .gitattributes (so git clones smudge) ----
+  // The rules are parsed once per base and each LFS path matched against them (path_rules.h);
+  // a retry on a new head whose .gitattributes is the same blob reuses the result.
+  std::optional<std::string> attrs_source;  // blob id of the base .gitattributes ("" = none, "ops" = in the commit)
+  std::optional<FileOp> attrs_op;           // the .gitattributes this commit then writes, if any
   auto ensure_attrs = [&](const std::string& base_commit, std::vector<FileOp>& ops) -> Status {
+    if (pc.lfs.empty()) return Status::Ok();
     std::string attrs;
-    bool attrs_in_ops = false;
+    std::string source;
     for (const auto& op : ops) {
       if (op.path == ".gitattributes" && op.kind == FileOp::Kind::kUpsert) {
         attrs = op.content;
-        attrs_in_ops = true;
+        source = "ops";
       }
     }
-    if (!attrs_in_ops) {
+    if (source.empty()) {
       auto st = git->Stat(base_commit, ".gitattributes");
-      if (st.ok() && st->type == TreeEntry::Type::kFile) {
-        MH_ASSIGN_OR_RETURN(attrs, git->ReadBlob(st->oid));
+      if (st.ok() && st->type == TreeEntry::Type::kFile) source = st->oid;
+    }
+    if (attrs_source != source) {
+      attrs_op.reset();
+      PatternRules rules;
+      if (source == "ops") {
+        MH_ASSIGN_OR_RETURN(rules, PatternRules::ParseGitAttributes(attrs));
+      } else {
+        MH_ASSIGN_OR_RETURN(rules, ReadPatternRules(*git, base_commit, /*attributes=*/true));
+        if (!source.empty()) {
+          MH_ASSIGN_OR_RETURN(attrs, git->ReadBlob(source));
+        }
       }
+      std::string added;
+      for (const auto& l : pc.lfs) {
+        MH_ASSIGN_OR_RETURN(bool tracked, rules.Matches(l.path));
+        if (tracked) continue;
+        added += LfsAttributeLine(l.path);
+        MH_RETURN_IF_ERROR(rules.AddLfsPath(l.path));
+      }
+      if (!added.empty()) {
+        if (!attrs.empty() && attrs.back() != '\n') attrs += '\n';
+        attrs += added;
+        if (attrs.size() > kMaxPatternFileBytes) {
+          return Status::InvalidArgument(fmt::format(
+              ".gitattributes would grow past {} bytes (limit) with a line for each of these LFS files; add a "
+              "pattern that covers them (e.g. \"*.ext filter=lfs diff=lfs merge=lfs -text\")",
+              kMaxPatternFileBytes));
+        }
+        attrs_op = FileOp{FileOp::Kind::kUpsert, ".gitattributes", std::move(attrs), ""};
+      }
+      attrs_source = source;
     }
-    std::string added;
-    for (const auto& l : pc.lfs) {
-      if (!IsLfsTracked(attrs + added, l.path)) added += LfsAttributeLine(l.path);
-    }
-    if (added.empty()) return Status::Ok();
-    if (!attrs.empty() && attrs.back() != '\n') attrs += '\n';
-    ops.push_back({FileOp::Kind::kUpsert, ".gitattributes", attrs + added, ""});
+    if (attrs_op) ops.push_back(*attrs_op);
     return Status::Ok();
   };
 

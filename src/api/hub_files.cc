@@ -33,13 +33,6 @@ std::string Basename(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// Reads a file at commit if it exists and is small; empty otherwise.
-std::string ReadSmallFile(GitRepo& git, const std::string& commit, const std::string& path) {
-  auto st = git.Stat(commit, path);
-  if (!st.ok() || st->type != TreeEntry::Type::kFile || st->size > (1 << 20)) return "";
-  auto content = git.ReadBlob(st->oid);
-  return content.ok() ? *content : "";
-}
 
 // xet_of: the Xet file hash of an LFS object ("" if none), for the "xetHash" field.
 json EntryJson(GitRepo& git, const std::string& commit, const TreeEntry& e, bool expand,
@@ -282,6 +275,27 @@ Status Hub::HandleTag(Request& req, Response& resp, RepoRef& repo, const std::st
   return Status::Ok();
 }
 
+Result<PatternRules> ReadPatternRules(GitRepo& git, const std::string& commit, bool attributes) {
+  const char* file = attributes ? ".gitattributes" : ".gitignore";
+  std::string text;
+  auto st = git.Stat(commit, file);
+  if (st.ok() && st->type == TreeEntry::Type::kFile) {
+    if (st->size > int64_t(kMaxPatternFileBytes)) {
+      return Status::InvalidArgument(fmt::format("The repository's {} is larger than {} bytes (limit); replace it "
+                                                 "with a smaller one",
+                                                 file, kMaxPatternFileBytes));
+    }
+    MH_ASSIGN_OR_RETURN(text, git.ReadBlob(st->oid));
+  }
+  return attributes ? PatternRules::ParseGitAttributes(text) : PatternRules::ParseGitIgnore(text);
+}
+
+Status CheckPatternFile(const std::string& path, std::string_view content) {
+  if (path == ".gitattributes") return PatternRules::ParseGitAttributes(content).status();
+  if (path == ".gitignore") return PatternRules::ParseGitIgnore(content).status();
+  return Status::Ok();
+}
+
 Status Hub::HandlePreupload(Request& req, Response& resp, RepoRef& repo, const std::string& rev) {
   if (QueryBool(req, "create_pr", false)) return Status::NotImplemented("Pull requests are not supported yet");
   MH_RETURN_IF_ERROR(auth_.CheckWrite(repo.viewer, repo.rec));
@@ -293,12 +307,16 @@ Status Hub::HandlePreupload(Request& req, Response& resp, RepoRef& repo, const s
     return Status::InvalidArgument("Body must contain \"files\": [...]");
   }
   if (body["files"].size() > 1000) return Status::TooLarge("At most 1000 files per preupload request");
-  std::string attrs = body.contains("gitAttributes") && body["gitAttributes"].is_string()
-                          ? body["gitAttributes"].get<std::string>()
-                          : ReadSmallFile(*git, *commit, ".gitattributes");
-  std::string ignore = body.contains("gitIgnore") && body["gitIgnore"].is_string()
-                           ? body["gitIgnore"].get<std::string>()
-                           : ReadSmallFile(*git, *commit, ".gitignore");
+  // Parsed once; every path below is matched against the parsed rules.
+  auto parse = [&](const char* field, bool attributes) -> Result<PatternRules> {
+    if (body.contains(field) && body[field].is_string()) {
+      const std::string& text = body[field].get_ref<const std::string&>();
+      return attributes ? PatternRules::ParseGitAttributes(text) : PatternRules::ParseGitIgnore(text);
+    }
+    return ReadPatternRules(*git, *commit, attributes);
+  };
+  MH_ASSIGN_OR_RETURN(PatternRules attrs, parse("gitAttributes", true));
+  MH_ASSIGN_OR_RETURN(PatternRules ignore, parse("gitIgnore", false));
   json out = json::array();
   for (const auto& f : body["files"]) {
     if (!f.is_object() || !f.contains("path") || !f["path"].is_string()) {
@@ -314,8 +332,10 @@ Status Hub::HandlePreupload(Request& req, Response& resp, RepoRef& repo, const s
       sample = *decoded;
     }
     bool binary = sample.find('\0') != std::string::npos;
-    bool lfs = size > 0 && (IsLfsTracked(attrs, path) || size >= config_.regular_file_max || binary);
-    json entry = {{"path", path}, {"uploadMode", lfs ? "lfs" : "regular"}, {"shouldIgnore", IsIgnored(ignore, path)}};
+    MH_ASSIGN_OR_RETURN(bool tracked, attrs.Matches(path));
+    MH_ASSIGN_OR_RETURN(bool ignored, ignore.Matches(path));
+    bool lfs = size > 0 && (tracked || size >= config_.regular_file_max || binary);
+    json entry = {{"path", path}, {"uploadMode", lfs ? "lfs" : "regular"}, {"shouldIgnore", ignored}};
     auto st = git->Stat(*commit, path);
     if (st.ok() && st->type == TreeEntry::Type::kFile) {
       std::string oid = st->oid;

@@ -67,6 +67,19 @@ std::string RepoTypePlural(RepoType t);
 // URL prefix of a repo's file routes: "" for models, "datasets/" for datasets.
 std::string RepoPathPrefix(RepoType t);
 
+// The root .gitattributes (attributes = true) or .gitignore of commit, parsed once for every path
+// a request matches (repo/path_rules.h); no rules if the file does not exist. InvalidArgument if
+// the file exceeds a pattern file limit (it is then not read at all).
+Result<PatternRules> ReadPatternRules(GitRepo& git, const std::string& commit, bool attributes);
+// Refuses a .gitattributes / .gitignore that a commit writes if it exceeds a pattern file limit:
+// the same check as a git push (server/git_hook.cc), so no write path stores one the others refuse.
+Status CheckPatternFile(const std::string& path, std::string_view content);
+
+// The longest NDJSON line a commit accepts (a max_inline_file "file" entry in base64), and the
+// smallest commit memory budget with which such a line can be parsed (hub_commit.cc).
+int64_t MaxCommitLine(const HubConfig& config);
+int64_t MinCommitMemoryBudget(const HubConfig& config);
+
 Status RepoNotFoundStatus();
 Status RevisionNotFoundStatus(const std::string& rev);
 Status EntryNotFoundStatus(const std::string& path);

@@ -3,6 +3,8 @@
 #include <utf8proc.h>
 
 #include <algorithm>
+#include <array>
+#include <bitset>
 #include <cctype>
 #include <cstdlib>
 #include <memory>
@@ -177,137 +179,331 @@ std::optional<LfsPointer> ParseLfsPointer(std::string_view content) {
 
 namespace {
 
-// Glob match of pattern against text where '*' and '?' do not cross '/' when
-// pathname is true; "**" crosses '/'. Backtracking over stars is memoized on
-// (pattern offset, text offset), so the cost is bounded by |p|·|t| states
-// whatever the pattern (a pattern of many stars would otherwise be exponential).
-class Globber {
- public:
-  // dir_prefix: the pattern must match a leading directory of t (end where t has a '/').
-  Globber(std::string_view p, std::string_view t, bool pathname, bool dir_prefix = false)
-      : p(p), t(t), pathname(pathname), dir_prefix(dir_prefix) {}
-  bool Match(size_t pi0, size_t ti0) {
-    // One bit per (pattern offset, text offset): bounded memory, no per-state allocation.
-    if (failed_.empty()) failed_.assign((p.size() + 1) * (t.size() + 1), false);
-    size_t key = pi0 * (t.size() + 1) + ti0;
-    if (failed_[key]) return false;
-    bool ok = MatchFrom(pi0, ti0);
-    if (!ok) failed_[key] = true;
-    return ok;
-  }
+// ---- compiled patterns ----------------------------------------------------------
+//
+// A pattern compiles to a list of tokens; a match is simulated over the positions of the path:
+// S is the set of path offsets (bit i = "the tokens so far can end at offset i"), and each token
+// maps S to the next set with a few word operations per 64 offsets. No backtracking, so the cost
+// is tokens x words whatever the pattern; S empty ends the match early (the usual case).
 
- private:
-  bool MatchFrom(size_t pi, size_t ti);
-  std::string_view p, t;
-  bool pathname;
-  bool dir_prefix;
-  std::vector<bool> failed_;
+enum class Tok : uint8_t {
+  kChar,           // one byte
+  kAny,            // '?': any byte but '/'
+  kClass,          // '[...]': a set of bytes ('/' never)
+  kStar,           // '*': any run of bytes without '/'
+  kGlobStar,       // '**': any run of bytes
+  kGlobStarSlash,  // '**/': nothing, or any run of bytes ending with '/'
 };
 
-bool Globber::MatchFrom(size_t pi, size_t ti) {
-  while (pi < p.size()) {
-    char c = p[pi];
-    if (c == '*') {
-      bool dbl = pi + 1 < p.size() && p[pi + 1] == '*';
-      if (dbl) {
-        size_t next = pi + 2;
-        // "**/" matches zero or more directories.
-        if (next < p.size() && p[next] == '/') {
-          size_t rest = next + 1;
-          if (Match(rest, ti)) return true;
-          for (size_t k = ti; k < t.size(); ++k)
-            if (t[k] == '/' && Match(rest, k + 1)) return true;
-          return false;
-        }
-        size_t rest = next;
-        while (rest < p.size() && p[rest] == '*') ++rest;  // "***" is "**"
-        for (size_t k = ti; k <= t.size(); ++k)
-          if (Match(rest, k)) return true;
-        return false;
+struct Token {
+  Tok kind;
+  uint8_t ch = 0;    // kChar
+  uint32_t cls = 0;  // kClass: index into Pattern::classes
+};
+
+using ByteSet = std::bitset<256>;
+
+ByteSet SpaceSet() {
+  ByteSet s;
+  for (int c = 0; c < 256; ++c)
+    if (std::isspace(c)) s.set(size_t(c));
+  return s;
+}
+
+struct Pattern {
+  std::vector<Token> tokens;
+  std::vector<ByteSet> classes;
+  bool basename = false;  // no '/': matches a name at any depth
+  bool dir_only = false;  // trailing '/': matches a directory (a leading part of the path)
+  bool wildcard = false;  // any token but kChar and the [[:space:]] class
+  std::string literal;    // !wildcard: the bytes it matches (a space for [[:space:]])
+};
+
+bool ClassHas(std::string_view cls, unsigned char ch) {
+  return (cls == "space" && std::isspace(ch)) || (cls == "alpha" && std::isalpha(ch)) ||
+         (cls == "digit" && std::isdigit(ch)) || (cls == "alnum" && std::isalnum(ch)) ||
+         (cls == "upper" && std::isupper(ch)) || (cls == "lower" && std::islower(ch));
+}
+
+// Parses the bracket expression opening at p[pi]; returns the offset of its ']' or npos.
+size_t ParseBracket(std::string_view p, size_t pi, ByteSet& set_out) {
+  size_t end = std::string_view::npos;
+  for (size_t k = pi + 1; k < p.size(); ++k) {
+    if (p[k] == '[' && k + 1 < p.size() && p[k + 1] == ':') {
+      size_t close = p.find(":]", k + 2);
+      if (close != std::string_view::npos) {
+        k = close + 1;
+        continue;
       }
-      size_t rest = pi + 1;
-      for (size_t k = ti; k <= t.size(); ++k) {
-        if (Match(rest, k)) return true;
-        if (k < t.size() && pathname && t[k] == '/') break;
-      }
-      return false;
     }
-    if (ti >= t.size()) return false;
+    if (p[k] == ']' && k > pi + 1) {
+      end = k;
+      break;
+    }
+  }
+  if (end == std::string_view::npos) return end;
+  std::string_view set = p.substr(pi + 1, end - pi - 1);
+  bool negate = !set.empty() && (set[0] == '!' || set[0] == '^');
+  if (negate) set.remove_prefix(1);
+  ByteSet s;
+  for (size_t k = 0; k < set.size(); ++k) {
+    if (set[k] == '[' && k + 1 < set.size() && set[k + 1] == ':') {
+      size_t close = set.find(":]", k + 2);
+      if (close != std::string_view::npos) {
+        std::string_view cls = set.substr(k + 2, close - k - 2);
+        for (int c = 0; c < 256; ++c)
+          if (ClassHas(cls, static_cast<unsigned char>(c))) s.set(size_t(c));
+        k = close + 1;
+        continue;
+      }
+    }
+    if (k + 2 < set.size() && set[k + 1] == '-') {
+      for (int c = static_cast<unsigned char>(set[k]); c <= static_cast<unsigned char>(set[k + 2]); ++c) {
+        s.set(size_t(c));
+      }
+      k += 2;
+    } else {
+      s.set(static_cast<unsigned char>(set[k]));
+    }
+  }
+  if (negate) s.flip();
+  s.reset('/');  // as git's wildmatch with WM_PATHNAME: a bracket never matches '/'
+  set_out = s;
+  return end;
+}
+
+void Push(Pattern& out, Token t) {
+  // Runs of stars collapse so that epsilon steps never chain: "*" and "**" next to "**" are "**",
+  // "**/" after "**/" is "**/", "**" and "**/" next to each other are "**".
+  if (!out.tokens.empty()) {
+    Tok prev = out.tokens.back().kind;
+    bool prev_glob = prev == Tok::kGlobStar || prev == Tok::kGlobStarSlash;
+    if (t.kind == Tok::kGlobStarSlash && prev_glob) return;
+    if (t.kind == Tok::kGlobStar && prev_glob) {
+      out.tokens.back().kind = Tok::kGlobStar;
+      return;
+    }
+    if (t.kind == Tok::kStar && prev == Tok::kGlobStar) return;
+    if (t.kind == Tok::kGlobStar && prev == Tok::kStar) {
+      out.tokens.back().kind = Tok::kGlobStar;
+      return;
+    }
+  }
+  out.tokens.push_back(t);
+}
+
+// Compiles a .gitignore-syntax pattern (no '!' prefix); nullopt if it can never match.
+std::optional<Pattern> Compile(std::string_view pat) {
+  Pattern out;
+  bool anchored = false;
+  if (!pat.empty() && pat.front() == '/') {
+    pat.remove_prefix(1);
+    anchored = true;
+  }
+  while (!pat.empty() && pat.back() == '/') {
+    pat.remove_suffix(1);
+    out.dir_only = true;
+  }
+  if (pat.empty()) return std::nullopt;
+  out.basename = !anchored && pat.find('/') == std::string_view::npos;
+  static const ByteSet kSpace = [] {
+    ByteSet s = SpaceSet();
+    s.reset('/');
+    return s;
+  }();
+  size_t i = 0;
+  while (i < pat.size()) {
+    char c = pat[i];
+    if (c == '*') {
+      size_t run = 0;
+      while (i + run < pat.size() && pat[i + run] == '*') ++run;
+      if (run == 1) {
+        Push(out, {Tok::kStar});
+        i += 1;
+      } else if (run == 2 && i + 2 < pat.size() && pat[i + 2] == '/') {
+        // In a basename pattern there is no '/', so "**" is a plain star there.
+        Push(out, {Tok::kGlobStarSlash});
+        i += 3;
+      } else {
+        Push(out, {out.basename ? Tok::kStar : Tok::kGlobStar});
+        i += run;
+      }
+      continue;
+    }
     if (c == '?') {
-      if (pathname && t[ti] == '/') return false;
-      ++pi;
-      ++ti;
+      Push(out, {Tok::kAny});
+      ++i;
       continue;
     }
     if (c == '[') {
-      // Find the closing ']' (a POSIX class like [:space:] may sit inside).
-      size_t end = std::string_view::npos;
-      for (size_t k = pi + 1; k < p.size(); ++k) {
-        if (p[k] == '[' && k + 1 < p.size() && p[k + 1] == ':') {
-          size_t close = p.find(":]", k + 2);
-          if (close != std::string_view::npos) {
-            k = close + 1;
-            continue;
-          }
+      ByteSet set;
+      size_t end = ParseBracket(pat, i, set);
+      if (end != std::string_view::npos) {
+        if (set.none()) return std::nullopt;  // matches no byte
+        out.classes.push_back(set);
+        Push(out, {Tok::kClass, 0, uint32_t(out.classes.size() - 1)});
+        i = end + 1;
+        continue;
+      }
+    }
+    if (c == '\\' && i + 1 < pat.size()) {
+      ++i;
+      c = pat[i];
+    }
+    Push(out, {Tok::kChar, static_cast<uint8_t>(c)});
+    ++i;
+  }
+  for (const auto& t : out.tokens) {
+    if (t.kind == Tok::kChar) {
+      out.literal += char(t.ch);
+    } else if (t.kind == Tok::kClass && out.classes[t.cls] == kSpace) {
+      out.literal += ' ';
+    } else {
+      out.wildcard = true;
+    }
+  }
+  if (out.wildcard || out.dir_only) out.literal.clear();
+  return out;
+}
+
+// The bit sets of one path, shared by every pattern matched against it.
+class PathBits {
+ public:
+  explicit PathBits(std::string_view t) : t_(t), nbits_(t.size() + 1), nw_((nbits_ + 63) / 64) {
+    not_slash_.assign(nw_, 0);
+    slash_.assign(nw_, 0);
+    seg_start_.assign(nw_, 0);
+    Set(seg_start_, 0);
+    slot_.fill(-1);
+    for (size_t i = 0; i < t.size(); ++i) {
+      unsigned char c = static_cast<unsigned char>(t[i]);
+      if (c == '/') {
+        Set(slash_, i);
+        Set(seg_start_, i + 1);
+      } else {
+        Set(not_slash_, i);
+      }
+      if (slot_[c] < 0) {
+        slot_[c] = int32_t(pool_.size());
+        pool_.resize(pool_.size() + nw_, 0);
+        distinct_.push_back(c);
+      }
+      pool_[size_t(slot_[c]) + i / 64] |= uint64_t(1) << (i % 64);
+    }
+    s_.assign(nw_, 0);
+    tmp_.assign(nw_, 0);
+  }
+
+  // Runs p over the path; adds the word operations spent to *work.
+  bool Match(const Pattern& p, int64_t* work) {
+    const size_t nw = nw_;
+    *work += int64_t(nw);
+    if (p.basename) {
+      s_ = seg_start_;
+    } else {
+      std::fill(s_.begin(), s_.end(), 0);
+      s_[0] = 1;
+    }
+    for (const Token& tok : p.tokens) {
+      *work += int64_t(nw);
+      bool any = false;
+      switch (tok.kind) {
+        case Tok::kChar: {
+          int32_t slot = slot_[tok.ch];
+          if (slot < 0) return false;
+          any = ShiftAnd(&pool_[size_t(slot)]);
+          break;
         }
-        if (p[k] == ']' && k > pi + 1) {
-          end = k;
+        case Tok::kAny:
+          any = ShiftAnd(not_slash_.data());
+          break;
+        case Tok::kClass: {
+          const ByteSet& cls = p.classes[tok.cls];
+          std::fill(tmp_.begin(), tmp_.end(), 0);
+          *work += int64_t(distinct_.size() * nw);
+          for (unsigned char c : distinct_) {
+            if (!cls.test(c)) continue;
+            const uint64_t* pos = &pool_[size_t(slot_[c])];
+            for (size_t w = 0; w < nw; ++w) tmp_[w] |= pos[w];
+          }
+          any = ShiftAnd(tmp_.data());
+          break;
+        }
+        case Tok::kStar: {
+          // From each offset in S, extend through the run of non-'/' bytes that follows it:
+          // adding S to the runs carries each set bit to the run's end; XOR keeps what it crossed.
+          uint64_t carry = 0;
+          for (size_t w = 0; w < nw; ++w) {
+            uint64_t a = not_slash_[w];
+            uint64_t x = s_[w] & a;
+            uint64_t sum = a + x;
+            uint64_t c1 = sum < a ? 1 : 0;
+            uint64_t sum2 = sum + carry;
+            uint64_t c2 = sum2 < sum ? 1 : 0;
+            carry = c1 | c2;
+            s_[w] |= sum2 ^ a;
+            any = any || s_[w] != 0;
+          }
+          break;
+        }
+        case Tok::kGlobStar:
+        case Tok::kGlobStarSlash: {
+          size_t first = FirstBit();
+          if (first == npos) return false;
+          // "**": every offset from the first one in S on. "**/": S plus every offset just after
+          // a '/' at or beyond it (seg_start_ marks those).
+          const uint64_t low_keep = ~uint64_t(0) << (first % 64);  // bits >= first in its word
+          for (size_t w = first / 64; w < nw; ++w) {
+            uint64_t add = tok.kind == Tok::kGlobStar ? ~uint64_t(0) : seg_start_[w];
+            if (w == first / 64) add &= low_keep;
+            s_[w] |= add;
+          }
+          if (nbits_ % 64 != 0) s_[nw - 1] &= (uint64_t(1) << (nbits_ % 64)) - 1;
+          any = true;
           break;
         }
       }
-      if (end == std::string_view::npos) {
-        if (t[ti] != '[') return false;
-        ++pi;
-        ++ti;
-        continue;
-      }
-      std::string_view set = p.substr(pi + 1, end - pi - 1);
-      bool negate = !set.empty() && (set[0] == '!' || set[0] == '^');
-      if (negate) set.remove_prefix(1);
-      bool found = false;
-      for (size_t k = 0; k < set.size(); ++k) {
-        if (set[k] == '[' && k + 1 < set.size() && set[k + 1] == ':') {
-          size_t close = set.find(":]", k + 2);
-          if (close != std::string_view::npos) {
-            std::string_view cls = set.substr(k + 2, close - k - 2);
-            unsigned char ch = static_cast<unsigned char>(t[ti]);
-            if ((cls == "space" && std::isspace(ch)) || (cls == "alpha" && std::isalpha(ch)) ||
-                (cls == "digit" && std::isdigit(ch)) || (cls == "alnum" && std::isalnum(ch)) ||
-                (cls == "upper" && std::isupper(ch)) || (cls == "lower" && std::islower(ch))) {
-              found = true;
-            }
-            k = close + 1;
-            continue;
-          }
-        }
-        if (k + 2 < set.size() && set[k + 1] == '-') {
-          if (t[ti] >= set[k] && t[ti] <= set[k + 2]) found = true;
-          k += 2;
-        } else if (set[k] == t[ti]) {
-          found = true;
-        }
-      }
-      if (found == negate) return false;
-      pi = end + 1;
-      ++ti;
-      continue;
+      if (!any) return false;
     }
-    if (c == '\\' && pi + 1 < p.size()) {
-      ++pi;
-      c = p[pi];
+    if (p.dir_only) {
+      for (size_t w = 0; w < nw; ++w)
+        if (s_[w] & slash_[w]) return true;
+      return false;
     }
-    if (c != t[ti]) return false;
-    ++pi;
-    ++ti;
+    return (s_[t_.size() / 64] >> (t_.size() % 64)) & 1;
   }
-  // In dir_prefix mode the match must end at a '/' of t: the pattern names a directory.
-  return dir_prefix ? (ti < t.size() && t[ti] == '/') : ti == t.size();
-}
 
-bool GlobMatch(std::string_view p, std::string_view t, bool pathname) {
-  Globber g(p, t, pathname);
-  return g.Match(0, 0);
-}
+ private:
+  static constexpr size_t npos = size_t(-1);
+  static void Set(std::vector<uint64_t>& v, size_t i) { v[i / 64] |= uint64_t(1) << (i % 64); }
+
+  // S = (S & m) << 1.
+  bool ShiftAnd(const uint64_t* m) {
+    uint64_t carry = 0;
+    bool any = false;
+    for (size_t w = 0; w < nw_; ++w) {
+      uint64_t x = s_[w] & m[w];
+      s_[w] = (x << 1) | carry;
+      carry = x >> 63;
+      any = any || s_[w] != 0;
+    }
+    return any;
+  }
+  size_t FirstBit() const {
+    for (size_t w = 0; w < nw_; ++w)
+      if (s_[w] != 0) return w * 64 + size_t(__builtin_ctzll(s_[w]));
+    return npos;
+  }
+
+  std::string_view t_;
+  size_t nbits_;
+  size_t nw_;
+  std::vector<uint64_t> not_slash_, slash_, seg_start_;
+  std::array<int32_t, 256> slot_;
+  std::vector<uint64_t> pool_;
+  std::vector<unsigned char> distinct_;
+  std::vector<uint64_t> s_, tmp_;
+};
 
 // Splits a .gitattributes line into pattern and attributes (handles "quoted patterns").
 bool SplitAttrLine(std::string_view line, std::string& pattern, std::vector<std::string>& attrs) {
@@ -332,85 +528,240 @@ bool SplitAttrLine(std::string_view line, std::string& pattern, std::vector<std:
   return !pattern.empty();
 }
 
+// Paths longer than this never match (bounds the work per path).
+constexpr size_t kMaxMatchPathBytes = 4 * kMaxPathBytes;
+
+bool HasOddSpace(std::string_view path) {
+  for (char c : path)
+    if (c != ' ' && std::isspace(static_cast<unsigned char>(c))) return true;
+  return false;
+}
+
 }  // namespace
 
-bool GitPatternMatch(std::string_view pattern, std::string_view path) {
-  // Patterns longer than any pattern a valid path needs never match; this also bounds the
-  // matcher's work and memory: at most |pattern|·|path| states, one bit each.
-  // (LfsAttributeLine writes up to 11 bytes per path byte: "[[:space:]]".)
-  if (pattern.empty() || pattern.size() > 12 * kMaxPathBytes || path.size() > 4 * kMaxPathBytes) return false;
-  std::string_view pat = pattern;
-  bool anchored = false;
-  if (pat.front() == '/') {
-    pat.remove_prefix(1);
-    anchored = true;
+struct PatternRules::Impl {
+  struct Rule {
+    Pattern pattern;
+    bool value;
+  };
+  std::string file;  // ".gitattributes" or ".gitignore", for messages
+  std::vector<Rule> rules;
+  std::unordered_map<std::string, uint32_t> full;  // literal patterns with '/': path -> last rule
+  std::unordered_map<std::string, uint32_t> base;  // literal patterns without '/': name -> last rule
+  std::vector<uint32_t> wildcard;                  // the other rules, in order
+  size_t lines = 0;
+  size_t wildcard_bytes = 0;
+  int64_t work = 0;
+
+  Status Add(std::string_view pattern_text, bool value, size_t line_no) {
+    if (++lines > kMaxPatternRules) {
+      return Status::InvalidArgument(
+          fmt::format("{} has more than {} patterns (limit)", file, kMaxPatternRules));
+    }
+    auto p = Compile(pattern_text);
+    if (!p) return Status::Ok();  // can never match
+    if (p->wildcard || p->dir_only) {
+      wildcard_bytes += pattern_text.size();
+      if (wildcard_bytes > kMaxWildcardPatternBytes) {
+        return Status::InvalidArgument(fmt::format(
+            "{}: its patterns that are not plain names (with '*', '?', '[' or a trailing '/') total more than {} "
+            "bytes (limit, reached at line {}); use fewer, more general patterns",
+            file, kMaxWildcardPatternBytes, line_no));
+      }
+    }
+    uint32_t idx = uint32_t(rules.size());
+    rules.push_back({std::move(*p), value});
+    const Pattern& cp = rules.back().pattern;
+    if (cp.wildcard || cp.dir_only) {
+      wildcard.push_back(idx);
+    } else {
+      (cp.basename ? base : full)[cp.literal] = idx;
+    }
+    return Status::Ok();
   }
-  bool dir_only = false;
-  while (!pat.empty() && pat.back() == '/') {
-    pat.remove_suffix(1);
-    dir_only = true;
+
+  Status CheckLine(std::string_view line, size_t line_no) const {
+    if (line.size() > kMaxPatternLineBytes) {
+      return Status::InvalidArgument(
+          fmt::format("{}: line {} is longer than {} bytes (limit)", file, line_no, kMaxPatternLineBytes));
+    }
+    return Status::Ok();
   }
-  if (pat.empty()) return false;
-  if (!anchored && pat.find('/') == std::string_view::npos) {
-    // No slash: matches a name at any depth — the basename, or for "dir/" patterns any
-    // directory component (not the file's own name).
-    size_t start = 0;
-    while (true) {
-      size_t slash = path.find('/', start);
-      bool last = slash == std::string_view::npos;
-      std::string_view name = path.substr(start, last ? std::string_view::npos : slash - start);
-      if (last != dir_only && GlobMatch(pat, name, true)) return true;
-      if (last) return false;
-      start = slash + 1;
+
+  Status AddAttributesLine(std::string_view line, size_t line_no) {
+    MH_RETURN_IF_ERROR(CheckLine(line, line_no));
+    std::string pattern;
+    std::vector<std::string> attrs;
+    if (!SplitAttrLine(line, pattern, attrs)) return Status::Ok();
+    if (pattern.rfind("[attr]", 0) == 0) return Status::Ok();  // a macro definition, not a pattern
+    std::optional<bool> filter;
+    for (const auto& a : attrs) {
+      if (a == "filter=lfs") filter = true;
+      if (a == "-filter" || a == "!filter" || (a.rfind("filter=", 0) == 0 && a != "filter=lfs")) filter = false;
+    }
+    if (!filter) {
+      // Counts toward the pattern limit; only lines that set or unset filter decide.
+      if (++lines > kMaxPatternRules) {
+        return Status::InvalidArgument(fmt::format("{} has more than {} patterns (limit)", file, kMaxPatternRules));
+      }
+      return Status::Ok();
+    }
+    return Add(pattern, *filter, line_no);
+  }
+};
+
+PatternRules::PatternRules() : impl_(std::make_unique<Impl>()) {}
+PatternRules::~PatternRules() = default;
+PatternRules::PatternRules(PatternRules&&) noexcept = default;
+PatternRules& PatternRules::operator=(PatternRules&&) noexcept = default;
+
+namespace {
+Status CheckFileSize(std::string_view file, std::string_view text) {
+  if (text.size() > kMaxPatternFileBytes) {
+    return Status::InvalidArgument(
+        fmt::format("{} is larger than {} bytes (limit)", file, kMaxPatternFileBytes));
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Result<PatternRules> PatternRules::ParseGitAttributes(std::string_view text) {
+  PatternRules r;
+  r.impl_->file = ".gitattributes";
+  MH_RETURN_IF_ERROR(CheckFileSize(r.impl_->file, text));
+  size_t line_no = 0;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t nl = text.find('\n', start);
+    std::string_view line = text.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
+    ++line_no;
+    MH_RETURN_IF_ERROR(r.impl_->AddAttributesLine(line, line_no));
+    if (nl == std::string_view::npos) break;
+    start = nl + 1;
+  }
+  return r;
+}
+
+Result<PatternRules> PatternRules::ParseGitIgnore(std::string_view text) {
+  PatternRules r;
+  r.impl_->file = ".gitignore";
+  MH_RETURN_IF_ERROR(CheckFileSize(r.impl_->file, text));
+  size_t line_no = 0;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t nl = text.find('\n', start);
+    std::string_view raw = text.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
+    ++line_no;
+    MH_RETURN_IF_ERROR(r.impl_->CheckLine(raw, line_no));
+    std::string line = Trim(raw);
+    if (!line.empty() && line[0] != '#') {
+      bool negate = line[0] == '!';
+      if (negate) line.erase(0, 1);
+      MH_RETURN_IF_ERROR(r.impl_->Add(line, !negate, line_no));
+    }
+    if (nl == std::string_view::npos) break;
+    start = nl + 1;
+  }
+  return r;
+}
+
+Status PatternRules::AddLfsPath(std::string_view path) {
+  std::string line = LfsAttributeLine(path);
+  if (!line.empty() && line.back() == '\n') line.pop_back();
+  return impl_->AddAttributesLine(line, impl_->lines + 1);
+}
+
+int64_t PatternRules::work() const { return impl_->work; }
+
+Result<bool> PatternRules::Matches(std::string_view path) {
+  Impl& m = *impl_;
+  if (path.empty() || path.size() > kMaxMatchPathBytes || m.rules.empty()) return false;
+  auto over_budget = [&] {
+    return Status::InvalidArgument(fmt::format(
+        "Matching the {} patterns took more than {} steps for this request (limit); use fewer wildcard "
+        "patterns, or fewer files per request",
+        m.file, kPatternMatchBudget));
+  };
+  if (m.work > kPatternMatchBudget) return over_budget();
+  PathBits bits(path);
+  m.work += int64_t(path.size() / 8 + 1);
+  int64_t best = -1;
+  if (!HasOddSpace(path)) {
+    // The literal rules by hash; then the wildcard rules after the last literal hit, from the end.
+    if (auto it = m.full.find(std::string(path)); it != m.full.end()) best = it->second;
+    size_t slash = path.rfind('/');
+    std::string name(slash == std::string_view::npos ? path : path.substr(slash + 1));
+    if (auto it = m.base.find(name); it != m.base.end()) best = std::max<int64_t>(best, it->second);
+    for (auto it = m.wildcard.rbegin(); it != m.wildcard.rend() && int64_t(*it) > best; ++it) {
+      if (bits.Match(m.rules[*it].pattern, &m.work)) {
+        best = *it;
+        break;
+      }
+      if (m.work > kPatternMatchBudget) return over_budget();
+    }
+  } else {
+    // [[:space:]] also matches tabs and other spaces, which the hashed literal forms do not
+    // show: match every rule (such paths are invalid anyway).
+    for (size_t i = m.rules.size(); i-- > 0;) {
+      if (bits.Match(m.rules[i].pattern, &m.work)) {
+        best = int64_t(i);
+        break;
+      }
+      if (m.work > kPatternMatchBudget) return over_budget();
     }
   }
-  if (dir_only) {
-    Globber g(pat, path, true, /*dir_prefix=*/true);
-    return g.Match(0, 0);
+  if (m.work > kPatternMatchBudget) return over_budget();
+  return best >= 0 && m.rules[size_t(best)].value;
+}
+
+bool GitPatternMatch(std::string_view pattern, std::string_view path) {
+  if (pattern.empty() || pattern.size() > kMaxPatternLineBytes || path.empty() || path.size() > kMaxMatchPathBytes) {
+    return false;  // an empty path names no file (and Matches agrees)
   }
-  return GlobMatch(pat, path, true);
+  auto p = Compile(pattern);
+  if (!p) return false;
+  PathBits bits(path);
+  int64_t work = 0;
+  return bits.Match(*p, &work);
 }
 
 bool IsLfsTracked(std::string_view gitattributes, std::string_view path) {
-  bool tracked = false;
-  std::string pattern;
-  std::vector<std::string> attrs;
-  for (const auto& line : Split(gitattributes, '\n')) {
-    if (!SplitAttrLine(line, pattern, attrs)) continue;
-    if (!GitPatternMatch(pattern, path)) continue;
-    for (const auto& a : attrs) {
-      if (a == "filter=lfs") tracked = true;
-      if (a == "-filter" || a == "!filter" || (a.rfind("filter=", 0) == 0 && a != "filter=lfs")) tracked = false;
-    }
-  }
-  return tracked;
+  auto rules = PatternRules::ParseGitAttributes(gitattributes);
+  if (!rules.ok()) return false;
+  auto m = rules->Matches(path);
+  return m.ok() && *m;
 }
 
 bool IsIgnored(std::string_view gitignore, std::string_view path) {
-  bool ignored = false;
-  for (const auto& raw : Split(gitignore, '\n')) {
-    std::string line = Trim(raw);
-    if (line.empty() || line[0] == '#') continue;
-    bool negate = line[0] == '!';
-    if (negate) line.erase(0, 1);
-    if (GitPatternMatch(line, path)) ignored = !negate;
-  }
-  return ignored;
+  auto rules = PatternRules::ParseGitIgnore(gitignore);
+  if (!rules.ok()) return false;
+  auto m = rules->Matches(path);
+  return m.ok() && *m;
 }
 
 std::string LfsAttributeLine(std::string_view path) {
+  static constexpr std::string_view kAttrs = " filter=lfs diff=lfs merge=lfs -text";
+  auto special = [](char c) {
+    return c == ' ' || c == '*' || c == '?' || c == '[' || c == ']' || c == '\\' || c == '#' || c == '!' ||
+           c == '"';
+  };
   std::string escaped;
   for (char c : path) {
     if (c == ' ') {
       escaped += "[[:space:]]";
-    } else if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\' || c == '#' || c == '!' || c == '"') {
+    } else if (special(c)) {
       escaped += '\\';
       escaped += c;
     } else {
       escaped += c;
     }
   }
-  return escaped + " filter=lfs diff=lfs merge=lfs -text\n";
+  if (escaped.size() + kAttrs.size() > kMaxPatternLineBytes) {
+    // git ignores longer lines: name the special characters by '?' instead.
+    escaped.clear();
+    for (char c : path) escaped += special(c) ? '?' : c;
+  }
+  return escaped + std::string(kAttrs) + "\n";
 }
 
 std::string DefaultGitAttributes(bool dataset) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,15 +52,68 @@ std::string FormatLfsPointer(const std::string& oid, int64_t size);
 // kMaxLfsPointerBytes).
 std::optional<LfsPointer> ParseLfsPointer(std::string_view content);
 
-// .gitattributes / .gitignore pattern matching (the subset HF repos use:
-// '*', '?', '[...]', '**', patterns with and without '/').
+// ---- .gitattributes / .gitignore ----
+//
+// A pattern file is parsed once into a PatternRules value, and each path is matched against the
+// parsed list (never the text re-read per path). Patterns are the subset HF repos use: '*', '?',
+// '[...]' (with [:class:] names), '**', patterns with and without '/', a leading '/' anchors, a
+// trailing '/' names a directory. One pattern against one path costs O(|pattern| * |path| / 64)
+// word operations (a bit-parallel simulation over the path's positions, no backtracking);
+// patterns without wildcards (the lines LfsAttributeLine writes) are looked up by hash.
+//
+// Limits, enforced wherever a pattern file is read or written (HF commit, preupload, git push),
+// each refused with InvalidArgument naming the limit:
+inline constexpr size_t kMaxPatternFileBytes = 4 << 20;  // one .gitattributes / .gitignore
+// One line. git itself ignores longer .gitattributes lines (attr.c, ATTR_MAX_LINE_LENGTH).
+inline constexpr size_t kMaxPatternLineBytes = 2048;
+inline constexpr size_t kMaxPatternRules = 100'000;  // pattern lines per file
+// The patterns with wildcards ('*', '?', '[') of one file, summed: these are the ones every path
+// is matched against one by one.
+inline constexpr size_t kMaxWildcardPatternBytes = 64 << 10;
+// Matching work one PatternRules value may do in total (word operations; ~0.5 s of CPU), so
+// that no request (a commit of many LFS paths, a preupload of 1000 files) runs unbounded.
+inline constexpr int64_t kPatternMatchBudget = int64_t(1) << 27;
+
+// The parsed rules of one .gitattributes (the filter=lfs state) or .gitignore (ignored or not).
+// A value type; not thread-safe (Matches spends the value's work budget): one per request.
+class PatternRules {
+ public:
+  PatternRules();
+  ~PatternRules();
+  PatternRules(PatternRules&&) noexcept;
+  PatternRules& operator=(PatternRules&&) noexcept;
+
+  // .gitattributes text: a path matches if the last line matching it that sets or unsets the
+  // filter attribute says filter=lfs ("-filter", "!filter" and other filters unset it).
+  // InvalidArgument if the text exceeds a limit above.
+  static Result<PatternRules> ParseGitAttributes(std::string_view text);
+  // .gitignore text: last match wins, '!' negates. InvalidArgument if it exceeds a limit.
+  static Result<PatternRules> ParseGitIgnore(std::string_view text);
+
+  // Appends the rule LfsAttributeLine(path) writes (same limits as parsing it).
+  Status AddLfsPath(std::string_view path);
+  // True if the rules mark path (LFS-tracked or ignored). InvalidArgument once this value has
+  // spent kPatternMatchBudget; paths longer than 4 * kMaxPathBytes never match.
+  Result<bool> Matches(std::string_view path);
+  // Work spent so far (word operations), for tests.
+  int64_t work() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// One pattern against one path (.gitignore syntax, no negation). Patterns longer than
+// kMaxPatternLineBytes never match, nor does an empty path.
 bool GitPatternMatch(std::string_view pattern, std::string_view path);
-// True if a .gitattributes text marks path with filter=lfs (last match wins,
-// "-filter" / "!filter" unset it).
+// One-off forms: parse the text and match one path (false if the text exceeds a limit).
+// For many paths, parse once with PatternRules.
 bool IsLfsTracked(std::string_view gitattributes, std::string_view path);
-// True if a .gitignore text ignores path (last match wins; '!' negates).
 bool IsIgnored(std::string_view gitignore, std::string_view path);
-// The line added to .gitattributes for an LFS file no rule covers.
+// The line added to .gitattributes for an LFS file no rule covers: the path with its glob
+// characters escaped and spaces as "[[:space:]]" (as git-lfs writes them). If that line would be
+// longer than kMaxPatternLineBytes, each such character becomes '?' instead (the rule then also
+// covers look-alike names, which is harmless: git-lfs passes non-pointer content through).
 std::string LfsAttributeLine(std::string_view path);
 
 // The .gitattributes HF seeds new repositories with.

@@ -14,7 +14,8 @@
 //    the repository's refs already reach): files larger than
 //    MODELHUB_GIT_MAX_FILE_BYTES must be git-lfs pointers, paths must pass
 //    the HTTP API's path rules, a name added to a folder may not have a Unicode
-//    NFC twin there, and a .gitmodules must pass the HTTP API's check
+//    NFC twin there, a .gitmodules must pass the HTTP API's check, and a root
+//    .gitattributes / .gitignore must stay within the pattern file limits
 //    (repo/path_rules.h, repo/gitmodules.h);
 //  - every git-lfs pointer those commits add names an object this repository
 //    uploaded (through the LFS batch API, as git-lfs does before the push) with
@@ -336,6 +337,10 @@ class PreReceive {
             path);
         if (!gs.ok()) errors_.push_back(fmt::format("{} (commit {}): {}", path, short_id, gs.message()));
       }
+      if ((path == ".gitattributes" || path == ".gitignore") && checked_patterns_.insert(path + Hex(f.id)).second) {
+        CheckPatternFile(path, f.id, short_id);
+        if (!internal_.empty()) return;
+      }
       if (!checked_blobs_.insert(Hex(f.id)).second) continue;
       size_t len = 0;
       git_object_t type = GIT_OBJECT_INVALID;
@@ -407,6 +412,32 @@ class PreReceive {
     if (!s.ok()) errors_.push_back(fmt::format("commit {}: {}", short_id, s.message()));
   }
 
+  // The pattern file limits of repo/path_rules.h, as for a commit through the HTTP API: a push
+  // must not store a .gitattributes the API's commits and preuploads would then refuse to read.
+  void CheckPatternFile(const std::string& path, const git_oid& id, const std::string& short_id) {
+    size_t len = 0;
+    git_object_t type = GIT_OBJECT_INVALID;
+    if (git_odb_read_header(&len, &type, odb_.get(), &id) != 0) {
+      internal_ = GitError("blob " + Hex(id));
+      return;
+    }
+    if (len > kMaxPatternFileBytes) {
+      errors_.push_back(fmt::format("{} is {} (commit {}), above the {} limit for pattern files", path,
+                                    HumanSize(int64_t(len)), short_id, HumanSize(int64_t(kMaxPatternFileBytes))));
+      return;
+    }
+    git_odb_object* raw = nullptr;
+    if (git_odb_read(&raw, odb_.get(), &id) != 0) {
+      internal_ = GitError("blob " + Hex(id));
+      return;
+    }
+    OdbObjectPtr obj(raw);
+    std::string_view content(static_cast<const char*>(git_odb_object_data(obj.get())), git_odb_object_size(obj.get()));
+    Status st = path == ".gitattributes" ? PatternRules::ParseGitAttributes(content).status()
+                                         : PatternRules::ParseGitIgnore(content).status();
+    if (!st.ok()) errors_.push_back(fmt::format("{} (commit {}): {}", path, short_id, st.message()));
+  }
+
   std::optional<LfsPointer> ReadLfsPointer(const git_oid& id) {
     git_odb_object* raw = nullptr;
     if (git_odb_read(&raw, odb_.get(), &id) != 0) return std::nullopt;
@@ -471,6 +502,7 @@ class PreReceive {
   std::unordered_set<std::string> checked_paths_;
   std::unordered_set<std::string> checked_gitmodules_;  // blob ids
   std::unordered_set<std::string> checked_dirs_;        // (tree, parent's tree) ids
+  std::unordered_set<std::string> checked_patterns_;
   std::set<std::string> large_;
   std::set<std::string> large_exts_;
   std::set<std::string> large_no_ext_;

@@ -1,5 +1,6 @@
 // modelhub: one binary — `modelhub serve` runs the hub, `modelhub admin ...`
 // manages accounts and tokens on a data folder (also while the server runs).
+#include <malloc.h>
 #include <signal.h>
 
 #include <cstdlib>
@@ -35,6 +36,8 @@ struct ServeOptions {
   std::string config;
   int64_t max_commit_bytes = 0;
   int64_t max_json_bytes = 0;
+  int64_t max_inline_file_bytes = 0;
+  int64_t commit_memory_bytes = 0;
   int64_t max_header_bytes = 0;
   int max_connections = 0;
   int64_t max_client_connections = -1;  // -1 = default; 0 = no per-client limits
@@ -80,6 +83,8 @@ Status LoadConfigFile(const std::string& path, ServeOptions& o) {
     else if (k == "public-url" || k == "public_url") o.public_url = v;
     else if (k == "max-commit-bytes") MH_RETURN_IF_ERROR(num(o.max_commit_bytes));
     else if (k == "max-json-bytes") MH_RETURN_IF_ERROR(num(o.max_json_bytes));
+    else if (k == "max-inline-file-bytes") MH_RETURN_IF_ERROR(num(o.max_inline_file_bytes));
+    else if (k == "commit-memory-bytes") MH_RETURN_IF_ERROR(num(o.commit_memory_bytes));
     else if (k == "max-header-bytes") MH_RETURN_IF_ERROR(num(o.max_header_bytes));
     else if (k == "git-max-file-bytes") MH_RETURN_IF_ERROR(num(o.git_max_file_bytes));
     else if (k == "head-timeout-seconds") MH_RETURN_IF_ERROR(num(o.head_timeout_s));
@@ -148,6 +153,8 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   if (explicit_flags.count("public-url")) o.public_url = flag_values.public_url;
   if (explicit_flags.count("max-commit-bytes")) o.max_commit_bytes = flag_values.max_commit_bytes;
   if (explicit_flags.count("max-json-bytes")) o.max_json_bytes = flag_values.max_json_bytes;
+  if (explicit_flags.count("max-inline-file-bytes")) o.max_inline_file_bytes = flag_values.max_inline_file_bytes;
+  if (explicit_flags.count("commit-memory-bytes")) o.commit_memory_bytes = flag_values.commit_memory_bytes;
   if (explicit_flags.count("max-header-bytes")) o.max_header_bytes = flag_values.max_header_bytes;
   if (explicit_flags.count("max-connections")) o.max_connections = flag_values.max_connections;
   if (explicit_flags.count("max-client-connections")) o.max_client_connections = flag_values.max_client_connections;
@@ -187,6 +194,14 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   if (o.min_body_rate >= 0) hopts.min_body_rate = o.min_body_rate;
   hopts.access_log = !o.quiet;
 
+#if defined(__GLIBC__)
+  // Blocks of 4 MiB and more (commit lines, decoded inline files, xorb buffers) go back to the
+  // kernel when freed. glibc's default threshold rises to the largest block freed (up to 32 MiB),
+  // after which such blocks come from per-thread heaps that keep their pages: peak memory would
+  // then follow the sum of every worker's largest request, not the commit memory budget.
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
+#endif
+
   StorageConfig requested{o.metadata_url, o.blob_url};
   // The embedded mode takes the folder's serve lock: one server per embedded data folder.
   auto dd = OpenDataDir(o.data, &requested, DataDirUse::kServe);
@@ -207,6 +222,8 @@ int RunServe(ServeOptions o, const std::set<std::string>& explicit_flags, const 
   hc.signing_key = (*dd)->signing_key;
   if (o.max_commit_bytes > 0) hc.max_commit_body = o.max_commit_bytes;
   if (o.max_json_bytes > 0) hc.max_json_body = o.max_json_bytes;
+  if (o.max_inline_file_bytes > 0) hc.max_inline_file = o.max_inline_file_bytes;
+  if (o.commit_memory_bytes > 0) hc.commit_memory_budget = o.commit_memory_bytes;
   if (o.git_max_file_bytes > 0) hc.git_max_file_bytes = o.git_max_file_bytes;
   if (o.git_timeout_s > 0) hc.git_timeout_s = o.git_timeout_s;
   if (!o.protect_default_branch.empty()) hc.protect_default_branch = o.protect_default_branch == "true";
@@ -263,6 +280,14 @@ int main(int argc, char** argv) {
   serve->add_option("--config", so.config, "Config file with 'key = value' lines (same keys as the flags)");
   serve->add_option("--max-commit-bytes", flags.max_commit_bytes, "Largest NDJSON commit body accepted");
   serve->add_option("--max-json-bytes", flags.max_json_bytes, "Largest JSON request body accepted");
+  serve->add_option("--max-inline-file-bytes", flags.max_inline_file_bytes,
+                    "Largest file a commit may carry inline (base64 in the NDJSON body; default 10 MiB, as the Hub: "
+                    "larger files go through LFS/Xet)")
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--commit-memory-bytes", flags.commit_memory_bytes,
+                    "Memory all commits in flight may hold together for their NDJSON lines (default 256 MiB; a "
+                    "commit that cannot get its share within 30 s answers 503 with Retry-After)")
+      ->check(CLI::PositiveNumber);
   serve->add_option("--max-header-bytes", flags.max_header_bytes, "Largest request head accepted");
   serve->add_option("--max-connections", flags.max_connections, "Most client connections served at once");
   serve->add_option("--max-client-connections", flags.max_client_connections,
@@ -399,8 +424,9 @@ int main(int argc, char** argv) {
     for (const char* f : {"data", "listen", "public-url", "max-commit-bytes", "max-json-bytes", "max-header-bytes",
                           "max-connections", "max-client-connections", "max-client-requests", "head-timeout-seconds",
                           "idle-timeout-seconds", "min-body-bytes-per-second", "git-max-file-bytes", "git-timeout-seconds",
-                          "protect-default-branch", "xet", "xet-token-ttl-seconds", "xet-verify-floor-bytes",
-                          "xet-verify-ratio", "metadata-url", "blob-url", "stale-lock-seconds", "metrics-public"}) {
+                          "max-inline-file-bytes", "commit-memory-bytes", "protect-default-branch", "xet",
+                          "xet-token-ttl-seconds", "xet-verify-floor-bytes", "xet-verify-ratio", "metadata-url", "blob-url",
+                          "stale-lock-seconds", "metrics-public"}) {
       if (serve->count(std::string("--") + f) > 0) explicit_flags.insert(f);
     }
     return RunServe(so, explicit_flags, flags);

@@ -13,8 +13,10 @@
 // characters matches itself as a pattern; the .gitattributes line written for
 // an LFS file no rule covers (LfsAttributeLine) does cover it; NfcName is
 // idempotent and CheckNfcTwins flags a valid path beside its NFC form exactly
-// when the two differ. The matcher must
-// also stay fast: libFuzzer's -timeout flags exponential backtracking.
+// when the two differ; the parsed rules (PatternRules) agree with the
+// one-pattern matcher; and the matching work is linear in the pattern text
+// (bit-parallel: at most a constant times the pattern bytes times the path's
+// 64-bit words), never |pattern| x |path| backtracking.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -89,9 +91,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t len) {
   CheckLfsPointer(text);
   CheckLfsPointer(in);
 
-  (void)GitPatternMatch(pattern, path);
+  bool one = GitPatternMatch(pattern, path);
   (void)IsLfsTracked(text, path);
   (void)IsIgnored(text, path);
+
+  // The parsed .gitignore rules of the single pattern agree with GitPatternMatch, and the work of
+  // matching all of text's rules is bounded by the pattern text's size times the path's words.
+  if (!pattern.empty() && pattern[0] != '!' && pattern[0] != '#' && Trim(pattern) == pattern) {
+    auto single = PatternRules::ParseGitIgnore(pattern);
+    if (single.ok()) {
+      auto m = single->Matches(path);
+      FUZZ_CHECK(m.ok() && *m == one, "PatternRules({}) and GitPatternMatch disagree on {}", fuzz::Quote(pattern),
+                 fuzz::Quote(path));
+    }
+  }
+  for (bool attributes : {true, false}) {
+    auto rules = attributes ? PatternRules::ParseGitAttributes(text) : PatternRules::ParseGitIgnore(text);
+    if (!rules.ok()) continue;
+    auto m = rules->Matches(path);
+    FUZZ_CHECK(m.ok(), "Matches: {}", m.status().ToString());
+    int64_t words = int64_t(path.size() + 1 + 63) / 64;
+    // Per token one pass over the words; a bracket also ORs one mask per distinct path byte.
+    int64_t bound = (int64_t(text.size()) + 2) * words * 257 + int64_t(path.size());
+    FUZZ_CHECK(rules->work() <= bound, "matching {} against {} bytes of rules took {} steps (bound {})",
+               fuzz::Quote(path), text.size(), rules->work(), bound);
+  }
 
   if (ValidateFilePath(path).ok()) {
     // NFC is idempotent, and a name is an NFC twin of its NFC form exactly when they differ.
