@@ -96,8 +96,8 @@ serve "$D" "$P" "http://127.0.0.1:$P" --metadata-url "$(new_db)" --blob-url "$(s
 measure s "http://127.0.0.1:$P" "$D"
 # C: PostgreSQL + S3, two processes behind nginx
 NP=$(free_port); P1=$(free_port); P2=$(free_port); D="$BENCH_WORK/c"; mkdir -p "$D" "$BENCH_WORK/ngx"
-serve "$D" "$P1" "http://127.0.0.1:$NP" --metadata-url "$(new_db)" --blob-url "$(s3_url c)"
-serve "$D" "$P2" "http://127.0.0.1:$NP"
+serve "$D" "$P1" "http://127.0.0.1:$NP" --max-client-connections 0 --metadata-url "$(new_db)" --blob-url "$(s3_url c)"
+serve "$D" "$P2" "http://127.0.0.1:$NP" --max-client-connections 0
 cat >"$BENCH_WORK/ngx/nginx.conf" <<NGX
 worker_processes 2; daemon off; pid $BENCH_WORK/ngx/nginx.pid; error_log $BENCH_WORK/ngx/error.log;
 events { worker_connections 256; }

@@ -131,14 +131,14 @@ def test_shard_of_repeats_is_refused_before_any_work(hub, repeat_xorb):
     _, tok, x = repeat_xorb
     url, auth = cas(tok)
     shard, _ = repeats_shard(x, 94 * 1024)
-    c0 = server_counters(hub.endpoint)
+    c0 = server_counters(hub.endpoint, hub.token("alice"))
     try:
         r = requests.post(f"{url}/v1/shards", data=shard, headers=auth, timeout=30)
     except requests.exceptions.ReadTimeout:
         pytest.fail("the server was still reading back the 94 GiB reconstruction after 30 s")
     body = assert_hf_error(r, 413, "ShardTooExpensive")
     assert "distinct" in body["error"], body
-    d = counters_delta(c0, server_counters(hub.endpoint))
+    d = counters_delta(c0, server_counters(hub.endpoint, hub.token("alice")))
     assert d["xet_shards_over_budget"] == 1 and d["xet_shard_verify_bytes"] == 0, d
     assert d["xet_files_registered"] == 0 and d["xet_shards_received"] == 0, d
     # v2 (what current hf_xet tries first) refuses the same way.
@@ -166,12 +166,12 @@ def test_shard_check_stops_when_the_client_hangs_up(hub, repeat_xorb):
     url, auth = cas(tok)
     size = 1000 * x.raw
     shard, file_hash = repeats_shard(x, 1000)
-    c0 = server_counters(hub.endpoint)
+    c0 = server_counters(hub.endpoint, hub.token("alice"))
     _post_and_hang_up(url, auth, shard, 0.3)
     deadline = time.time() + 60
     d = {}
     while time.time() < deadline:
-        d = counters_delta(c0, server_counters(hub.endpoint))
+        d = counters_delta(c0, server_counters(hub.endpoint, hub.token("alice")))
         if d.get("xet_shards_cancelled", 0) >= 1 or d.get("xet_files_registered", 0) >= 1:
             break
         time.sleep(0.2)
@@ -180,10 +180,10 @@ def test_shard_check_stops_when_the_client_hangs_up(hub, repeat_xorb):
     assert d["xet_shard_verify_bytes"] < size / 2, d
     assert "closed the connection" in hub.log_text()
     # Nothing was recorded: the file is unknown; a patient client gets it accepted.
-    c1 = server_counters(hub.endpoint)
+    c1 = server_counters(hub.endpoint, hub.token("alice"))
     r = requests.post(f"{url}/v1/shards", data=shard, headers=auth, timeout=300)
     assert r.status_code == 200, describe(r)
-    d = counters_delta(c1, server_counters(hub.endpoint))
+    d = counters_delta(c1, server_counters(hub.endpoint, hub.token("alice")))
     assert d["xet_files_registered"] == 1 and d["xet_shard_verify_bytes"] == size, d
     rec = requests.get(f"{url}/v1/reconstructions/{file_hash}", headers=auth, timeout=30)
     assert rec.status_code == 200 and len(rec.json()["terms"]) == 1000, describe(rec)
@@ -275,9 +275,9 @@ def test_uploading_a_private_file_again_costs_the_same_as_new_content(hub, bob_a
     _, data, xet_hash, _, _, _ = secret
     bob_repo = hub.repo_id("xet-same-bytes", owner="bob")
     bob_api.create_repo(bob_repo)
-    c0 = server_counters(hub.endpoint)
+    c0 = server_counters(hub.endpoint, hub.token("alice"))
     bob_api.upload_file(path_or_fileobj=data, path_in_repo="mine.bin", repo_id=bob_repo)
-    d = counters_delta(c0, server_counters(hub.endpoint))
+    d = counters_delta(c0, server_counters(hub.endpoint, hub.token("alice")))
     assert d["xet_files_registered"] == 1 and d["xet_files_hashed"] == 1, d
     h = requests.head(f"{hub.endpoint}/{bob_repo}/resolve/main/mine.bin", headers=bearer(hub.token("bob")),
                       timeout=30)
