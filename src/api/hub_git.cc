@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 
 #include "api/git_subprocess.h"
+#include "api/git_pkt.h"
 #include "api/hub_internal.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -80,6 +81,10 @@ class FileBodySource : public BodySource {
  private:
   UniqueFd fd_;
 };
+
+// A push answers with the report-status and the messages of git and the hook: small; above this it
+// is sent as git wrote it.
+constexpr int64_t kMaxPushResultBytes = 4LL << 20;
 
 std::string PktLine(const std::string& payload) { return fmt::format("{:04x}{}", payload.size() + 4, payload); }
 
@@ -444,6 +449,22 @@ Status Hub::RunGitService(Request& req, Response& resp, RepoRef& repo, const std
   if (advertise) {
     resp.SetHeader("Expires", "Fri, 01 Jan 1980 00:00:00 GMT");
     resp.SetHeader("Pragma", "no-cache");
+  }
+  // A push result is a few packets of messages; git prints absolute paths in some of them (a ref
+  // lock another writer holds): they are rewritten before they leave (api/git_pkt.h).
+  if (push && !advertise && length <= kMaxPushResultBytes) {
+    std::string text(size_t(length), '\0');
+    size_t got = 0;
+    while (got < text.size()) {
+      ssize_t n = ::pread(fd.get(), text.data() + got, text.size() - got, off_t(got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return ErrnoStatus(n < 0 ? errno : EIO, "reading the git push result");
+      got += size_t(n);
+    }
+    auto redacted = RedactPushResult(text);
+    if (!redacted) LogWarn("git push to {}: the result is not pkt-lines; sent as git wrote it", repo.rec.FullId());
+    resp.body = redacted ? std::move(*redacted) : std::move(text);
+    return Status::Ok();
   }
   resp.stream_length = length;
   resp.stream = std::make_unique<FileBodySource>(std::move(fd));

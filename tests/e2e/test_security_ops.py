@@ -134,6 +134,31 @@ def test_live_ref_lock_gives_clean_retryable_error_without_paths(hub):
     assert r.status_code == 200, describe(r)
 
 
+def test_git_push_meeting_a_live_lock_shows_no_server_path(hub, tmp_path):
+    """git receive-pack itself prints the lock's absolute path when a live writer holds a ref longer than its
+    wait; the push result's messages are rewritten before they leave (api/git_pkt.h)."""
+    rid, repo_dir = _new_repo(hub, "live-lock-push")
+    work = tmp_path / "clone"
+    url = f"http://alice:{hub.token('alice')}@127.0.0.1:{hub.port}/{rid}"
+    subprocess.run(["git", "clone", "-q", url, str(work)], check=True, capture_output=True, timeout=120)
+    (work / "pushed.txt").write_text("blocked\n")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@a", "GIT_COMMITTER_NAME": "a",
+           "GIT_COMMITTER_EMAIL": "a@a", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+    subprocess.run(["git", "-C", str(work), "add", "pushed.txt"], check=True, env=env)
+    subprocess.run(["git", "-C", str(work), "commit", "-qm", "push"], check=True, env=env)
+    before = _head(hub.endpoint, hub.token("alice"), rid)
+    lock = _plant_lock(repo_dir)  # just taken: a live writer
+    try:
+        cp = subprocess.run(["git", "-C", str(work), "push", "origin", "main"], capture_output=True, text=True,
+                            env=env, timeout=120)
+    finally:
+        lock.unlink(missing_ok=True)
+    assert cp.returncode != 0, f"the push moved a ref whose lock a live writer holds:\n{cp.stderr}"
+    assert "main.lock" in cp.stderr, f"the push does not say why it failed:\n{cp.stderr}"
+    _no_server_path(hub, cp.stderr, "git push's messages")
+    assert _head(hub.endpoint, hub.token("alice"), rid) == before
+
+
 def test_fsck_reports_stale_lock_files(hub):
     rid, repo_dir = _new_repo(hub, "fsck-lock")
     lock = _plant_lock(repo_dir, age_s=DAY)
