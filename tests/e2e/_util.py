@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import requests
@@ -141,3 +142,14 @@ def xet_not_advertised(endpoint: str, repo_id: str, path: str, token: str | None
     return (f"server advertises no Xet: the LFS batch call offering transfers [basic, multipart, xet] got "
             f"transfer={batch_transfer!r}, and HEAD /{repo_id}/resolve/main/{path} has no X-Xet-Hash "
             f"(status {head['status']}, Link {head['link']!r})"), head
+
+
+def server_repo_dir(hub, head: str) -> Path:
+    """The server's bare repository (DATA/repos/<id>.git: repos are stored by numeric id) whose main is at
+    `head`; make head unique first (e.g. a commit with a file named after the repo)."""
+    for d in sorted((hub.data_dir / "repos").glob("*.git")):
+        cp = subprocess.run(["git", "--git-dir", str(d), "rev-parse", "refs/heads/main"], capture_output=True,
+                            text=True)
+        if cp.returncode == 0 and cp.stdout.strip() == head:
+            return d
+    raise AssertionError(f"no server repository has main at {head}")

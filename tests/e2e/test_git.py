@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from _util import describe, sha256_bytes, sha256_file, write_random_file
+from _util import describe, server_repo_dir, sha256_bytes, sha256_file, write_random_file
 
 
 def _have_git_lfs() -> bool:
@@ -101,14 +101,6 @@ def commit_file(env, cwd: Path, name: str, data: bytes | str, message: str) -> s
     return rev(env, cwd)
 
 
-def server_repo_dir(hub, head: str) -> Path:
-    """The bare repository on the server whose main is at `head` (repos are stored by numeric id)."""
-    for d in sorted((hub.data_dir / "repos").glob("*.git")):
-        cp = subprocess.run(["git", "--git-dir", str(d), "rev-parse", "refs/heads/main"], capture_output=True,
-                            text=True)
-        if cp.returncode == 0 and cp.stdout.strip() == head:
-            return d
-    raise AssertionError(f"no server repository has main at {head}")
 
 
 # ---- clone / fetch --------------------------------------------------------------------------------

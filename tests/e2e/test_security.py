@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from _util import (assert_hf_error, b64, bearer, commit_raw, describe, head_sha, ndjson, sha256_bytes)
+from _util import (assert_hf_error, b64, bearer, commit_raw, describe, head_sha, ndjson, server_repo_dir,
+                   sha256_bytes)
 
 SECRET = os.urandom(256 * 1024)  # above every "regular file" threshold: stored as an LFS/Xet object
 
@@ -110,13 +111,6 @@ def test_inline_pointer_to_own_object_accepted(hub, api):
     assert "has size" in body["error"], body
 
 
-def _server_repo_dir(hub, head: str) -> Path:
-    for d in sorted((hub.data_dir / "repos").glob("*.git")):
-        cp = subprocess.run(["git", "--git-dir", str(d), "rev-parse", "refs/heads/main"], capture_output=True,
-                            text=True)
-        if cp.returncode == 0 and cp.stdout.strip() == head:
-            return d
-    raise AssertionError(f"no server repository has main at {head}")
 
 
 def _plant(hub, rid: str, files: dict[str, bytes]) -> str:
@@ -124,7 +118,7 @@ def _plant(hub, rid: str, files: dict[str, bytes]) -> str:
     fix (or by any future path that forgot the check) would be; returns its id. The server caches branch
     heads it moved itself, so the tests address this commit by id."""
     head = head_sha(hub.endpoint, rid, hub.token("bob"))
-    gd = str(_server_repo_dir(hub, head))
+    gd = str(server_repo_dir(hub, head))
     env = {**os.environ, "GIT_AUTHOR_NAME": "x", "GIT_AUTHOR_EMAIL": "x@x", "GIT_COMMITTER_NAME": "x",
            "GIT_COMMITTER_EMAIL": "x@x", "GIT_INDEX_FILE": str(Path(gd) / "plant.index")}
 

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from _hub import User, start_hub
-from _util import bearer, describe
+from _util import bearer, describe, server_repo_dir
 
 DAY = 24 * 3600
 
@@ -45,14 +45,6 @@ def _head(endpoint: str, token: str | None, repo_id: str) -> str:
     return r.json()["sha"]
 
 
-def _server_repo_dir(hub, head: str) -> Path:
-    """The bare repository (DATA/repos/<id>.git) whose main is at head; make head unique first."""
-    for d in sorted((hub.data_dir / "repos").glob("*.git")):
-        cp = subprocess.run(["git", "--git-dir", str(d), "rev-parse", "refs/heads/main"], capture_output=True,
-                            text=True)
-        if cp.returncode == 0 and cp.stdout.strip() == head:
-            return d
-    raise AssertionError(f"no server repository has main at {head}")
 
 
 def _new_repo(hub, prefix: str) -> tuple[str, Path]:
@@ -63,7 +55,7 @@ def _new_repo(hub, prefix: str) -> tuple[str, Path]:
     assert r.status_code == 200, describe(r)
     r = _commit(hub.endpoint, hub.token("alice"), rid, {"unique.txt": rid.encode()})
     assert r.status_code == 200, describe(r)
-    return rid, _server_repo_dir(hub, r.json()["commitOid"])
+    return rid, server_repo_dir(hub, r.json()["commitOid"])
 
 
 def _plant_lock(repo_dir: Path, name: str = "refs/heads/main.lock", age_s: float = 0) -> Path:
