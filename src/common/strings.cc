@@ -208,7 +208,17 @@ std::string SafePathText(std::string_view path) {
   constexpr std::string_view kGit = ".git/";
   if (auto g = path.rfind(kGit); g != std::string_view::npos && g + kGit.size() < path.size()) {
     std::string_view inside = path.substr(g + kGit.size());
-    while (inside.substr(0, 2) == "./") inside.remove_prefix(2);
+    // "repos/7.git/./refs" and "repos/7.git//refs" name the same file: the result is relative (and a
+    // second pass leaves it alone).
+    while (true) {
+      if (inside.substr(0, 1) == "/") {
+        inside.remove_prefix(1);
+      } else if (inside.substr(0, 2) == "./") {
+        inside.remove_prefix(2);
+      } else {
+        break;
+      }
+    }
     if (!inside.empty()) return std::string(inside);
   }
   while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
@@ -217,7 +227,8 @@ std::string SafePathText(std::string_view path) {
 }
 }  // namespace
 
-std::string RedactPaths(std::string_view msg) {
+namespace {
+std::string RedactPathsOnce(std::string_view msg) {
   std::string out;
   out.reserve(msg.size());
   size_t i = 0;
@@ -232,6 +243,20 @@ std::string RedactPaths(std::string_view msg) {
     while (end < msg.size() && !EndsPath(msg, end)) ++end;
     out += SafePathText(msg.substr(i, end - i));
     i = end;
+  }
+  return out;
+}
+}  // namespace
+
+std::string RedactPaths(std::string_view msg) {
+  // The part of a path kept below a git directory may itself hold the start of another path
+  // ("a.git/x(/srv/y"): passes repeat until nothing changes, so the result holds no path at all.
+  // Each pass keeps or lowers the number of slashes that can start a path; a few passes suffice.
+  std::string out = RedactPathsOnce(msg);
+  for (int pass = 0; pass < 16; ++pass) {
+    std::string next = RedactPathsOnce(out);
+    if (next == out) break;
+    out = std::move(next);
   }
   return out;
 }

@@ -53,6 +53,14 @@ TEST(Strings, RedactPathsHidesServerPaths) {
   EXPECT_EQ(RedactPaths(""), "");
   EXPECT_EQ(RedactPaths("/"), "/");
   EXPECT_EQ(RedactPaths("x=/a/b/"), "x=.../b");
+  // A doubled slash below the git directory still gives a relative path, and a second pass changes
+  // nothing (fuzz_git_pkt found "'/s/a.git//rt;" becoming "'/rt;", then "'.../rt;").
+  EXPECT_EQ(RedactPaths("'/s/a.git//rt;x"), "'rt;x");
+  EXPECT_EQ(RedactPaths("'/s/a.git//rt(/srv/y\n"), "'rt(.../y\n");
+  for (const char* m : {"'/s/a.git//rt;x", "'/s/a.git//rt(/srv/y\n", "Unable to create '/srv/d/repos/1.git/./refs/heads/main.lock'",
+                        "open /srv/data/blobs/.tmp/abc: x", "(/x/7.git)"}) {
+    EXPECT_EQ(RedactPaths(RedactPaths(m)), RedactPaths(m)) << m;
+  }
 }
 
 }  // namespace modelhub
