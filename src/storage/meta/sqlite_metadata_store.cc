@@ -416,6 +416,7 @@ auto SqliteMetadataStore::Write(Fn&& fn) -> decltype(fn(std::declval<SqliteConn&
     // After the commit (and even after a failed one): lookups that read the old rows store nothing.
     std::lock_guard cache_lock(repo_cache_mu_);
     repo_cache_.clear();
+    link_cache_.clear();
     ++repo_cache_generation_;
   }
   MH_RETURN_IF_ERROR(committed);
@@ -769,11 +770,31 @@ Status SqliteMetadataStore::LinkLfsObject(int64_t repo_id, const std::string& oi
 }
 
 Result<bool> SqliteMetadataStore::IsLfsObjectLinked(int64_t repo_id, const std::string& oid) {
-  return Read([&](SqliteConn& c) -> Result<bool> {
-    MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("SELECT 1 FROM lfs_links WHERE repo_id = ?1 AND oid = ?2"));
-    st.BindAll(repo_id, oid);
-    return st.Step();
-  });
+  auto query = [&]() {
+    return Read([&](SqliteConn& c) -> Result<bool> {
+      MH_ASSIGN_OR_RETURN(SqliteStmt st, c.Prepare("SELECT 1 FROM lfs_links WHERE repo_id = ?1 AND oid = ?2"));
+      st.BindAll(repo_id, oid);
+      return st.Step();
+    });
+  };
+  if (!IsSoleWriter()) return query();
+  std::string key = std::to_string(repo_id) + '\0' + oid;
+  uint64_t generation = 0;
+  {
+    std::lock_guard lock(repo_cache_mu_);
+    auto it = link_cache_.find(key);
+    if (it != link_cache_.end()) return it->second;
+    generation = repo_cache_generation_;
+  }
+  Result<bool> linked = query();
+  if (linked.ok()) {
+    std::lock_guard lock(repo_cache_mu_);
+    if (generation == repo_cache_generation_) {
+      if (link_cache_.size() >= kRepoCacheMax) link_cache_.clear();
+      link_cache_.emplace(std::move(key), *linked);
+    }
+  }
+  return linked;
 }
 
 Result<bool> SqliteMetadataStore::IsLfsObjectReadable(const std::string& oid, std::optional<int64_t> viewer_user_id,

@@ -135,6 +135,9 @@ class SqliteMetadataStore final : public MetadataStore {
   std::mutex repo_cache_mu_;
   std::unordered_map<std::string, RepoRecord> repo_cache_;  // guarded by repo_cache_mu_
   uint64_t repo_cache_generation_ = 0;                      // guarded by repo_cache_mu_
+  // IsLfsObjectLinked answers, the same way and under the same rules (every /resolve of an LFS file
+  // checks that its repository owns the object: storage/meta/object_ownership.h). Key: repo id, oid.
+  std::unordered_map<std::string, bool> link_cache_;  // guarded by repo_cache_mu_
 };
 
 }  // namespace modelhub

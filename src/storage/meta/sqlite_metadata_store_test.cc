@@ -252,6 +252,28 @@ TEST_F(SqliteMetadataStoreTest, CachedRepoLookupsSeeEveryWrite) {
   SetSoleWriter(false);
 }
 
+TEST_F(SqliteMetadataStoreTest, CachedLinkLookupsSeeEveryWrite) {
+  // IsLfsObjectLinked answers from memory between writes (every LFS /resolve asks it); a link made,
+  // and the links a deleted repository takes with it, show at once.
+  SetSoleWriter(true);
+  MH_ASSERT_OK_AND_ASSIGN(auto s, SqliteMetadataStore::Open(DbPath()));
+  MH_ASSERT_OK(s->CreateUser("alice", false));
+  MH_ASSERT_OK_AND_ASSIGN(RepoRecord r, s->CreateRepo(RepoType::kModel, "alice", "m", false));
+  const std::string oid(64, 'a');
+  MH_ASSERT_OK(s->PutLfsObject(LfsObject{oid, 3, 0}));
+  MH_ASSERT_OK_AND_ASSIGN(bool linked, s->IsLfsObjectLinked(r.id, oid));
+  EXPECT_FALSE(linked);
+  MH_ASSERT_OK(s->LinkLfsObject(r.id, oid));
+  MH_ASSERT_OK_AND_ASSIGN(linked, s->IsLfsObjectLinked(r.id, oid));
+  EXPECT_TRUE(linked);
+  MH_ASSERT_OK_AND_ASSIGN(linked, s->IsLfsObjectLinked(r.id, oid));  // from the cache
+  EXPECT_TRUE(linked);
+  MH_ASSERT_OK(s->DeleteRepo(r.id));
+  MH_ASSERT_OK_AND_ASSIGN(linked, s->IsLfsObjectLinked(r.id, oid));
+  EXPECT_FALSE(linked);
+  SetSoleWriter(false);
+}
+
 TEST_F(SqliteMetadataStoreTest, RepoLookupsAreNotCachedWithOtherWriters) {
   // Without the sole-writer promise, a write by another store (process) on the file shows at once.
   SetSoleWriter(false);
