@@ -255,7 +255,11 @@ class LibGit2Repo final : public GitRepo {
   Result<std::string> WriteBlob(const std::string& content) override {
     git_oid oid;
     int rc = git_blob_create_from_buffer(&oid, repo_.get(), content.data(), content.size());
-    if (rc < 0) return FromGit(rc, "write blob");
+    if (rc < 0) {
+      // On a full disk libgit2 may report a failed write as another error ("reference not found").
+      MH_RETURN_IF_ERROR(CheckSpaceAfterWrites(dir_));
+      return FromGit(rc, "write blob");
+    }
     return OidHex(oid);
   }
 
