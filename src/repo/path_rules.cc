@@ -625,20 +625,27 @@ Status CheckFileSize(std::string_view file, std::string_view text) {
 }
 }  // namespace
 
-Result<PatternRules> PatternRules::ParseGitAttributes(std::string_view text) {
-  PatternRules r;
-  r.impl_->file = ".gitattributes";
-  MH_RETURN_IF_ERROR(CheckFileSize(r.impl_->file, text));
+// Calls fn(line, line_no) for each '\n'-separated line of a pattern file (1-based numbers).
+template <typename Fn>
+Status ForEachPatternLine(std::string_view text, Fn&& fn) {
   size_t line_no = 0;
   size_t start = 0;
   while (start <= text.size()) {
     size_t nl = text.find('\n', start);
     std::string_view line = text.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
-    ++line_no;
-    MH_RETURN_IF_ERROR(r.impl_->AddAttributesLine(line, line_no));
+    MH_RETURN_IF_ERROR(fn(line, ++line_no));
     if (nl == std::string_view::npos) break;
     start = nl + 1;
   }
+  return Status::Ok();
+}
+
+Result<PatternRules> PatternRules::ParseGitAttributes(std::string_view text) {
+  PatternRules r;
+  r.impl_->file = ".gitattributes";
+  MH_RETURN_IF_ERROR(CheckFileSize(r.impl_->file, text));
+  MH_RETURN_IF_ERROR(ForEachPatternLine(
+      text, [&](std::string_view line, size_t line_no) { return r.impl_->AddAttributesLine(line, line_no); }));
   return r;
 }
 
@@ -646,22 +653,14 @@ Result<PatternRules> PatternRules::ParseGitIgnore(std::string_view text) {
   PatternRules r;
   r.impl_->file = ".gitignore";
   MH_RETURN_IF_ERROR(CheckFileSize(r.impl_->file, text));
-  size_t line_no = 0;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t nl = text.find('\n', start);
-    std::string_view raw = text.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
-    ++line_no;
+  MH_RETURN_IF_ERROR(ForEachPatternLine(text, [&](std::string_view raw, size_t line_no) -> Status {
     MH_RETURN_IF_ERROR(r.impl_->CheckLine(raw, line_no));
     std::string line = Trim(raw);
-    if (!line.empty() && line[0] != '#') {
-      bool negate = line[0] == '!';
-      if (negate) line.erase(0, 1);
-      MH_RETURN_IF_ERROR(r.impl_->Add(line, !negate, line_no));
-    }
-    if (nl == std::string_view::npos) break;
-    start = nl + 1;
-  }
+    if (line.empty() || line[0] == '#') return Status::Ok();
+    bool negate = line[0] == '!';
+    if (negate) line.erase(0, 1);
+    return r.impl_->Add(line, !negate, line_no);
+  }));
   return r;
 }
 
